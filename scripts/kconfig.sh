@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# (Inside the root.) Make /cache/build/.config from the kernel's tiny configs
+# and the project's fragments, when any input changed, and check that every
+# requested option ended up as requested.
+
+set -euo pipefail
+T=/cache/tree
+O=/cache/build
+frags=(/src/configs/guest.config /src/configs/virtio_rs.config)
+export LLVM=1 ARCH=x86_64
+
+mkdir -p "$O"
+stamp=$O/.virtio-rs-config
+want=$(cat "${frags[@]}" "$T"/drivers/gpu/drm/virtio_rs.Kconfig \
+	$(find "$T/drivers/gpu/drm/virtio_rs" "$T/rust" -name Kconfig 2>/dev/null | sort) |
+	sha256sum | cut -d' ' -f1)
+if [ -f "$O/.config" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+	exit 0
+fi
+
+echo "[virtio_rs] configuring the kernel" >&2
+(cd "$T" && scripts/kconfig/merge_config.sh -n -O "$O" \
+	kernel/configs/tiny-base.config kernel/configs/tiny.config \
+	arch/x86/configs/tiny.config "${frags[@]}" > "$O/merge_config.log" 2>&1) ||
+	{ cat "$O/merge_config.log" >&2; exit 1; }
+
+bad=0
+for f in "${frags[@]}"; do
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$O/.config" || {
+				echo "[virtio_rs] config: wanted '$line', got '$(grep -E "^(# )?${line%%=*}[= ]" "$O/.config" || echo unset)'" >&2
+				bad=1
+			} ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			grep -qE "^$sym=" "$O/.config" && {
+				echo "[virtio_rs] config: wanted $sym unset, got it set" >&2
+				bad=1
+			} ;;
+		esac
+	done < "$f"
+done
+[ $bad = 0 ] || { echo "[virtio_rs] error: the kernel config lacks requested options" >&2; exit 1; }
+echo "$want" > "$stamp"

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings for the virtio_rs scripts. Sourced, never executed.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${VIRTIO_RS_CACHE:-/var/cache/virtio-rs}
+ROOT=$CACHE/root
+SUITE=trixie
+
+log() { printf '[virtio_rs] %s\n' "$*" >&2; }
+die() { printf '[virtio_rs] error: %s\n' "$*" >&2; exit 1; }
+
+# The Debian mirror the host's apt already uses: the root is built from the
+# same archive, so no host name is hard-coded here. VIRTIO_RS_MIRROR overrides.
+debian_mirror() {
+	local m=${VIRTIO_RS_MIRROR:-}
+	if [ -z "$m" ]; then
+		m=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources |
+			awk '{print $2}' | grep -v security | head -n1 || true)
+	fi
+	if [ -z "$m" ]; then
+		m=$(grep -hs '^deb ' /etc/apt/sources.list |
+			awk '{print $2}' | grep -v security | head -n1 || true)
+	fi
+	[ -n "$m" ] || die "no Debian mirror found in the host's apt sources; set VIRTIO_RS_MIRROR"
+	echo "$m"
+}
+
+# Serialise everything that writes into the cache.
+# Serialise everything that writes into the cache; nested scripts inherit
+# the lock through the environment instead of taking it again.
+cache_lock() {
+	[ -n "${VIRTIO_RS_LOCKED:-}" ] && return 0
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.lock"
+	flock 9
+	export VIRTIO_RS_LOCKED=1
+}
