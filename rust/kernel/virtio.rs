@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Abstractions for the virtio bus.
+//!
+//! A virtio driver implements [`Driver`] and registers with [`module_virtio_driver!`]. During
+//! probe it creates its virtqueues with [`Device::find_vqs`], marks the device ready with
+//! [`Device::ready`] and may then exchange buffers with the device (see [`virtqueue`]).
+//!
+//! Teardown follows the rules of the virtio core: on remove the bus adapter drops the driver's
+//! private data, resets the device and deletes the virtqueues before returning, so a driver
+//! never has to (and cannot forget to) do it itself. Virtqueue handles that outlive the binding
+//! are revoked and report [`ENODEV`].
+//!
+//! C header: [`include/linux/virtio.h`](srctree/include/linux/virtio.h)
+
+use crate::{
+    bindings,
+    device,
+    device_id::RawDeviceId,
+    driver,
+    error::{
+        from_result,
+        to_result, //
+    },
+    prelude::*,
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
+    ThisModule, //
+};
+use core::{
+    marker::PhantomData,
+    mem::offset_of,
+    ptr::{
+        addr_of_mut,
+        NonNull, //
+    },
+};
+
+pub mod virtqueue;
+
+pub use virtqueue::{
+    Buffer,
+    QueueHandler,
+    Queues,
+    Segments,
+    Virtqueue,
+    VirtqueueGuard, //
+};
+
+/// Feature bits defined by the virtio specification for every device type (transport features).
+pub mod features {
+    /// The device complies with virtio 1.0 or later (`VIRTIO_F_VERSION_1`).
+    pub const VERSION_1: u32 = bindings::VIRTIO_F_VERSION_1;
+    /// The device needs the platform's DMA translation (`VIRTIO_F_ACCESS_PLATFORM`).
+    pub const ACCESS_PLATFORM: u32 = bindings::VIRTIO_F_ACCESS_PLATFORM;
+}
+
+/// An adapter for the registration of virtio drivers.
+pub struct Adapter<T: Driver>(T);
+
+// SAFETY:
+// - `bindings::virtio_driver` is a C type declared as `repr(C)`.
+// - `T::Data` is the type of the driver's device private data.
+// - `struct virtio_driver` embeds a `struct device_driver`.
+// - `DEVICE_DRIVER_OFFSET` is the correct byte offset to the embedded `struct device_driver`.
+unsafe impl<T: Driver> driver::DriverLayout for Adapter<T> {
+    type DriverType = bindings::virtio_driver;
+    type DriverData<'bound> = T::Data<'bound>;
+    const DEVICE_DRIVER_OFFSET: usize = offset_of!(Self::DriverType, driver);
+}
+
+// SAFETY: A call to `unregister` for a given instance of `DriverType` is guaranteed to be valid if
+// a preceding call to `register` has been successful.
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    unsafe fn register(
+        vdrv: &Opaque<Self::DriverType>,
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> Result {
+        let features = T::FEATURES;
+        let nfeatures = u32::try_from(features.len()).map_err(|_| EINVAL)?;
+
+        // SAFETY: It's safe to set the fields of `struct virtio_driver` on initialization; the
+        // tables referenced are `'static`.
+        unsafe {
+            let drv = vdrv.get();
+            (*drv).driver.name = name.as_char_ptr();
+            (*drv).id_table = T::ID_TABLE.as_ptr();
+            (*drv).feature_table = features.as_ptr();
+            (*drv).feature_table_size = nfeatures;
+            (*drv).probe = Some(Self::probe_callback);
+            (*drv).remove = Some(Self::remove_callback);
+            if T::HAS_CONFIG_CHANGED {
+                (*drv).config_changed = Some(Self::config_changed_callback);
+            }
+        }
+
+        // SAFETY: `vdrv` is guaranteed to be a valid `DriverType`.
+        to_result(unsafe { bindings::__register_virtio_driver(vdrv.get(), module.as_ptr()) })
+    }
+
+    unsafe fn unregister(vdrv: &Opaque<Self::DriverType>) {
+        // SAFETY: `vdrv` is guaranteed to be a valid `DriverType`.
+        unsafe { bindings::unregister_virtio_driver(vdrv.get()) }
+    }
+}
+
+impl<T: Driver> Adapter<T> {
+    extern "C" fn probe_callback(vdev: *mut bindings::virtio_device) -> c_int {
+        // SAFETY: The virtio bus only ever calls the probe callback with a valid pointer to a
+        // `struct virtio_device`.
+        //
+        // INVARIANT: `vdev` is valid for the duration of `probe_callback()`.
+        let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
+
+        let ret = from_result(|| {
+            let data = T::probe(dev);
+
+            dev.as_ref().set_drvdata(data)?;
+            Ok(0)
+        });
+
+        if ret != 0 {
+            // The virtio core does not reset a device whose probe failed: stop it here, together
+            // with any virtqueues the driver created before failing.
+            dev.shutdown();
+        }
+        ret
+    }
+
+    extern "C" fn remove_callback(vdev: *mut bindings::virtio_device) {
+        // SAFETY: The virtio bus only ever calls the remove callback with a valid pointer to a
+        // `struct virtio_device`.
+        //
+        // INVARIANT: `vdev` is valid for the duration of `remove_callback()`.
+        let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
+
+        // SAFETY: `remove_callback` is only ever called after a successful call to
+        // `probe_callback`, hence it's guaranteed that `Device::set_drvdata()` has been called
+        // and stored a `Pin<KBox<T::Data<'_>>>`.
+        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+
+        T::unbind(dev, data);
+
+        // The virtio core requires the device to be reset when `remove` returns. Drop the
+        // driver's data first, so its teardown may still use the virtqueues; the generic
+        // post-unbind callback then finds nothing left to drop.
+        //
+        // SAFETY: `T::Data` is the type stored by `set_drvdata()` in `probe_callback()`, and
+        // `data` (the borrow above) is no longer used.
+        drop(unsafe { dev.as_ref().drvdata_obtain::<T::Data<'_>>() });
+
+        dev.shutdown();
+    }
+
+    extern "C" fn config_changed_callback(vdev: *mut bindings::virtio_device) {
+        // SAFETY: The virtio core only calls `config_changed` with a valid device, while the
+        // driver is bound (between a successful probe and remove, see
+        // `virtio_config_core_enable()` and `virtio_config_core_disable()`).
+        //
+        // INVARIANT: `vdev` is valid and bound for the duration of this callback.
+        let dev = unsafe { &*vdev.cast::<Device<device::BoundInternal>>() };
+
+        // SAFETY: The device is bound, hence probe succeeded and stored a
+        // `Pin<KBox<T::Data<'_>>>` that is only dropped in `remove_callback()`.
+        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+
+        T::config_changed(dev, data);
+    }
+}
+
+impl<Ctx: device::DeviceContext> Device<Ctx> {
+    /// Resets the device and deletes its virtqueues, revoking the driver's handles to them.
+    fn shutdown(&self) {
+        let vdev = self.as_raw();
+
+        // SAFETY: By the type invariant `vdev` is valid. `priv_` is only written by `find_vqs`
+        // (from the probe path) and here (from the probe failure and remove paths), which the
+        // driver core serialises.
+        let queues = unsafe { (*vdev).priv_ };
+
+        // SAFETY: `vdev` is valid; resetting stops the device from using any buffer.
+        unsafe { bindings::virtio_reset_device(vdev) };
+
+        if queues.is_null() {
+            return;
+        }
+
+        // SAFETY: A non-null `priv_` was stored by `find_vqs` from
+        // `KBox<virtqueue::ErasedQueues>::into_foreign()`.
+        let queues = unsafe { KBox::<virtqueue::ErasedQueues>::from_foreign(queues) };
+
+        // The device is reset: take back the buffers it still held, then free the queues. Freeing
+        // the queues also waits for running callbacks, which use `priv_`.
+        queues.revoke();
+
+        // SAFETY: `vdev` is valid and its virtqueues were created by `find_vqs`.
+        unsafe { bindings::virtio_del_vqs(vdev) };
+
+        // SAFETY: As above; no callback can run any more.
+        unsafe { (*vdev).priv_ = core::ptr::null_mut() };
+
+        // No callback can queue the processing work any more: wait for it to finish.
+        queues.flush();
+        drop(queues);
+    }
+}
+
+/// Declares a kernel module that exposes a single virtio driver.
+///
+/// # Examples
+///
+/// ```ignore
+/// kernel::module_virtio_driver! {
+///     type: MyDriver,
+///     name: "my_virtio_driver",
+///     authors: ["Rust for Linux Contributors"],
+///     description: "My virtio driver",
+///     license: "GPL v2",
+/// }
+/// ```
+#[macro_export]
+macro_rules! module_virtio_driver {
+    ($($f:tt)*) => {
+        $crate::module_driver!(<T>, $crate::virtio::Adapter<T>, { $($f)* });
+    };
+}
+
+/// Abstraction for `bindings::virtio_device_id`.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct DeviceId(bindings::virtio_device_id);
+
+impl DeviceId {
+    /// Matches a device of type `device` from any vendor (`VIRTIO_DEV_ANY_ID`).
+    pub const fn new(device: u32) -> Self {
+        Self(bindings::virtio_device_id {
+            device,
+            vendor: bindings::VIRTIO_DEV_ANY_ID,
+        })
+    }
+
+    /// Matches a device of type `device` from `vendor` only.
+    pub const fn with_vendor(device: u32, vendor: u32) -> Self {
+        Self(bindings::virtio_device_id { device, vendor })
+    }
+}
+
+// SAFETY: `DeviceId` is a `#[repr(transparent)]` wrapper of `virtio_device_id` and does not add
+// additional invariants, so it's safe to transmute to `RawType`. Virtio device ids carry no driver
+// data, so tables are built without index (`RawDeviceIdIndex` is not implemented).
+unsafe impl RawDeviceId for DeviceId {
+    type RawType = bindings::virtio_device_id;
+}
+
+/// Virtio device types (`VIRTIO_ID_*`) that drivers match on.
+pub mod ids {
+    use crate::bindings;
+
+    /// Network card.
+    pub const NET: u32 = bindings::VIRTIO_ID_NET;
+    /// Block device.
+    pub const BLOCK: u32 = bindings::VIRTIO_ID_BLOCK;
+    /// Console.
+    pub const CONSOLE: u32 = bindings::VIRTIO_ID_CONSOLE;
+    /// GPU device.
+    pub const GPU: u32 = bindings::VIRTIO_ID_GPU;
+    /// Input device.
+    pub const INPUT: u32 = bindings::VIRTIO_ID_INPUT;
+}
+
+/// IdTable type for virtio drivers.
+pub type IdTable = &'static dyn kernel::device_id::IdTable<DeviceId, ()>;
+
+/// Create a virtio `IdTable` with its alias for modpost.
+///
+/// # Examples
+///
+/// ```ignore
+/// kernel::virtio_device_table!(
+///     ID_TABLE,
+///     [kernel::virtio::DeviceId::new(kernel::virtio::ids::GPU)]
+/// );
+/// ```
+#[macro_export]
+macro_rules! virtio_device_table {
+    ($table_name:ident, [$($id:expr),* $(,)?]) => {
+        $crate::module_device_table!("virtio", $crate::virtio::DeviceId, $table_name, @none,
+                                     [$($id),*]);
+    };
+}
+
+/// The virtio driver trait.
+///
+/// Drivers must implement this trait in order to get a virtio driver registered.
+#[vtable]
+pub trait Driver {
+    /// The type of the driver's bus device private data.
+    type Data<'bound>: Send + 'bound;
+
+    /// The table of device ids supported by the driver.
+    const ID_TABLE: IdTable;
+
+    /// The feature bits the driver supports; the device's features are negotiated against it
+    /// before probe. Query the outcome with [`Device::has_feature`].
+    const FEATURES: &'static [u32];
+
+    /// Virtio driver probe.
+    ///
+    /// Called when a virtio device matches the driver, after feature negotiation. The device is
+    /// marked ready by the virtio core when probe returns, unless the driver called
+    /// [`Device::ready`] itself (needed to exchange buffers with the device during probe).
+    fn probe<'bound>(
+        dev: &'bound Device<device::Core<'_>>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound;
+
+    /// Virtio driver unbind.
+    ///
+    /// Called when a [`Device`] is unbound from its bound [`Driver`], before the driver's data is
+    /// dropped and the device is reset. Implementing this callback is optional.
+    fn unbind<'bound>(dev: &'bound Device<device::Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        let _ = (dev, this);
+    }
+
+    /// The device's configuration space changed.
+    ///
+    /// Runs in atomic context (the virtio core holds a spinlock with interrupts disabled): it
+    /// must not sleep, so it cannot read the configuration space itself; schedule work instead.
+    fn config_changed<'bound>(dev: &'bound Device<device::Bound>, this: Pin<&Self::Data<'bound>>) {
+        let _ = (dev, this);
+        build_error!(crate::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The virtio device representation.
+///
+/// This structure represents the Rust abstraction for a C `struct virtio_device`. The
+/// implementation abstracts the usage of an already existing C `struct virtio_device` within Rust
+/// code that we get passed from the C side.
+///
+/// # Invariants
+///
+/// A [`Device`] instance represents a valid `struct virtio_device` created by the C portion of the
+/// kernel.
+#[repr(transparent)]
+pub struct Device<Ctx: device::DeviceContext = device::Normal>(
+    Opaque<bindings::virtio_device>,
+    PhantomData<Ctx>,
+);
+
+impl<Ctx: device::DeviceContext> Device<Ctx> {
+    fn as_raw(&self) -> *mut bindings::virtio_device {
+        self.0.get()
+    }
+
+    /// Returns the virtio device type (`VIRTIO_ID_*`).
+    pub fn device_id(&self) -> u32 {
+        // SAFETY: By the type invariant `self.as_raw()` is valid; `id` is set at creation.
+        unsafe { (*self.as_raw()).id.device }
+    }
+
+    /// Returns the virtio vendor id.
+    pub fn vendor_id(&self) -> u32 {
+        // SAFETY: By the type invariant `self.as_raw()` is valid; `id` is set at creation.
+        unsafe { (*self.as_raw()).id.vendor }
+    }
+
+    /// Returns the index of the device on the virtio bus (the `N` of `virtioN`).
+    pub fn index(&self) -> i32 {
+        // SAFETY: By the type invariant `self.as_raw()` is valid; `index` is set at creation.
+        unsafe { (*self.as_raw()).index }
+    }
+}
+
+/// A scalar that can be read from and written to a virtio configuration space.
+///
+/// Values are converted from and to the device's byte order by the virtio core.
+pub trait ConfigScalar: Copy + private::Sealed {
+    /// Reads `Self` at `offset`.
+    #[doc(hidden)]
+    fn read(dev: &Device<device::Bound>, offset: u32) -> Self;
+
+    /// Writes `self` at `offset`.
+    #[doc(hidden)]
+    fn write(self, dev: &Device<device::Bound>, offset: u32);
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for u8 {}
+    impl Sealed for u16 {}
+    impl Sealed for u32 {}
+    impl Sealed for u64 {}
+}
+
+macro_rules! impl_config_scalar {
+    ($t:ty, $read:ident, $write:ident) => {
+        impl ConfigScalar for $t {
+            fn read(dev: &Device<device::Bound>, offset: u32) -> Self {
+                // SAFETY: `dev` is a valid, bound virtio device; out-of-range offsets are handled
+                // by the transport, which returns all-ones and does not access memory.
+                unsafe { bindings::$read(dev.as_raw(), offset) }
+            }
+
+            fn write(self, dev: &Device<device::Bound>, offset: u32) {
+                // SAFETY: As for `read`; out-of-range writes are ignored by the transport.
+                unsafe { bindings::$write(dev.as_raw(), offset, self) }
+            }
+        }
+    };
+}
+
+impl_config_scalar!(u8, virtio_cread8, virtio_cwrite8);
+impl_config_scalar!(u16, virtio_cread16, virtio_cwrite16);
+impl_config_scalar!(u32, virtio_cread32, virtio_cwrite32);
+impl_config_scalar!(u64, virtio_cread64, virtio_cwrite64);
+
+impl Device<device::Bound> {
+    /// Returns whether feature `bit` was negotiated with the device.
+    ///
+    /// A bit that the driver did not list in [`Driver::FEATURES`] is never negotiated.
+    pub fn has_feature(&self, bit: u32) -> bool {
+        // SAFETY: By the type invariant `self.as_raw()` is valid.
+        unsafe { bindings::virtio_test_feature(self.as_raw(), bit) }
+    }
+
+    /// Reads a scalar of the device-specific configuration space at byte `offset`.
+    ///
+    /// May sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// let scanouts: u32 = dev.config_read(core::mem::offset_of!(Config, num_scanouts))?;
+    /// ```
+    pub fn config_read<T: ConfigScalar>(&self, offset: usize) -> Result<T> {
+        let offset = Self::config_offset::<T>(offset)?;
+        Ok(T::read(self, offset))
+    }
+
+    /// Writes a scalar to the device-specific configuration space at byte `offset`.
+    ///
+    /// May sleep.
+    pub fn config_write<T: ConfigScalar>(&self, offset: usize, value: T) -> Result {
+        let offset = Self::config_offset::<T>(offset)?;
+        value.write(self, offset);
+        Ok(())
+    }
+
+    fn config_offset<T>(offset: usize) -> Result<u32> {
+        if offset % core::mem::size_of::<T>() != 0 {
+            return Err(EINVAL);
+        }
+        u32::try_from(offset).map_err(|_| EINVAL)
+    }
+
+    /// Returns the device that performs DMA for this virtio device: its transport's parent (for
+    /// virtio-pci, the PCI device). Use it to map memory that the device accesses, e.g. imported
+    /// dma-bufs.
+    pub fn dma_device(&self) -> &device::Device<device::Bound> {
+        let dev: &device::Device<device::Bound> = self.as_ref();
+        match dev.parent() {
+            // SAFETY: A virtio device is registered by its transport driver while that is bound
+            // to the parent, and unregistered before the transport unbinds; hence while `self`
+            // is bound, so is the parent.
+            Some(parent) => unsafe { parent.as_bound() },
+            // A virtio device without transport parent does its DMA itself.
+            None => dev,
+        }
+    }
+}
+
+impl<'a> Device<device::Core<'a>> {
+    /// Creates the device's virtqueues, one per entry of `names`, in order.
+    ///
+    /// `handler` processes the buffers the device used, from a work item scheduled by the queue
+    /// interrupt; it may run as soon as this returns, before probe completes. Returns
+    /// [`EBUSY`] if the queues of this device were already created.
+    pub fn find_vqs<T: Buffer, H: QueueHandler<T>>(
+        &self,
+        names: &[&'static CStr],
+        handler: H,
+    ) -> Result<Arc<Queues<T, H>>> {
+        // SAFETY: By the type invariant `self.as_raw()` is valid; probe is serialised.
+        if !unsafe { (*self.as_raw()).priv_ }.is_null() {
+            return Err(EBUSY);
+        }
+        virtqueue::create(self, names, handler)
+    }
+
+    /// Marks the device ready (`DRIVER_OK`), which enables the use of its virtqueues.
+    ///
+    /// Call this in probe once the virtqueues exist, before the first buffer is added.
+    pub fn ready(&self) {
+        // SAFETY: By the type invariant `self.as_raw()` is valid; we are in probe.
+        unsafe { bindings::virtio_device_ready(self.as_raw()) }
+    }
+}
+
+// SAFETY: `virtio::Device` is a transparent wrapper of `struct virtio_device`.
+// The offset is guaranteed to point to a valid device field inside `virtio::Device`.
+unsafe impl<Ctx: device::DeviceContext> device::AsBusDevice<Ctx> for Device<Ctx> {
+    const OFFSET: usize = offset_of!(bindings::virtio_device, dev);
+}
+
+// SAFETY: `Device` is a transparent wrapper of a type that doesn't depend on `Device`'s generic
+// argument.
+kernel::impl_device_context_deref!(unsafe { Device });
+kernel::impl_device_context_into_aref!(Device);
+
+// SAFETY: Instances of `Device` are always reference-counted.
+unsafe impl crate::sync::aref::AlwaysRefCounted for Device {
+    fn inc_ref(&self) {
+        // SAFETY: The existence of a shared reference guarantees that the refcount is non-zero.
+        unsafe { bindings::get_device(self.as_ref().as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // CAST: `Self` a transparent wrapper of `bindings::virtio_device`.
+        let vdev: *mut bindings::virtio_device = obj.cast().as_ptr();
+
+        // SAFETY: By the type invariant of `Self`, `vdev` is a pointer to a valid
+        // `struct virtio_device`.
+        let dev = unsafe { addr_of_mut!((*vdev).dev) };
+
+        // SAFETY: The safety requirements guarantee that the refcount is non-zero.
+        unsafe { bindings::put_device(dev) }
+    }
+}
+
+impl<Ctx: device::DeviceContext> AsRef<device::Device<Ctx>> for Device<Ctx> {
+    fn as_ref(&self) -> &device::Device<Ctx> {
+        // SAFETY: By the type invariant of `Self`, `self.as_raw()` is a pointer to a valid
+        // `struct virtio_device`.
+        let dev = unsafe { addr_of_mut!((*self.as_raw()).dev) };
+
+        // SAFETY: `dev` points to a valid `struct device`.
+        unsafe { device::Device::from_raw(dev) }
+    }
+}
+
+// SAFETY: A `Device` is always reference-counted and can be released from any thread.
+unsafe impl Send for Device {}
+
+// SAFETY: `Device` can be shared among threads because all methods of `Device`
+// (i.e. `Device<Normal>) are thread safe.
+unsafe impl Sync for Device {}
+
+// SAFETY: Same as `Device<Normal>`: the underlying `struct virtio_device` is the same; `Bound` is
+// a zero-sized type-state marker that does not affect thread safety.
+unsafe impl Sync for Device<device::Bound> {}

@@ -1,0 +1,651 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Virtqueues: the rings through which a driver passes buffers to a virtio device.
+//!
+//! A buffer is a driver type implementing [`Buffer`]; it describes the memory the device reads
+//! (requests) and writes (responses) as [`Segments`]. [`VirtqueueGuard::add`] takes the buffer by
+//! value (a [`KBox`]): from then on the device owns it, and the driver only gets it back as the
+//! token returned by [`VirtqueueGuard::get_buf`] once the device has used it. A buffer can
+//! therefore not be freed or reused while the device may still access it.
+//!
+//! C header: [`include/linux/virtio.h`](srctree/include/linux/virtio.h)
+
+use super::Device;
+use crate::{
+    bindings,
+    device,
+    prelude::*,
+    sync::{
+        lock::{
+            spinlock::SpinLockBackend,
+            Guard, //
+        },
+        new_spinlock,
+        Arc,
+        SpinLock, //
+    },
+    types::ForeignOwnable,
+    workqueue::{
+        self,
+        impl_has_work,
+        new_work,
+        Work,
+        WorkItem, //
+    },
+};
+use core::{
+    ffi::c_void,
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+use zerocopy::{
+    FromBytes,
+    Immutable,
+    IntoBytes, //
+};
+
+/// The number of memory segments one buffer may describe, readable and writable together.
+pub const MAX_SEGMENTS: usize = 8;
+
+/// Processes the buffers that the device used.
+///
+/// The virtqueue interrupt only schedules work; the handler runs from that work item, in process
+/// context (it may sleep and lock the queues), once per queue whose buffers were used since the
+/// last run, or more often.
+pub trait QueueHandler<T: Buffer>: Send + Sync + Sized + 'static {
+    /// The device used buffers of `queue`: collect them with [`VirtqueueGuard::get_buf`].
+    fn queue_done(&self, queue: &Virtqueue<T>);
+}
+
+/// A buffer that can be passed to a virtio device.
+///
+/// The device reads the readable segments and then writes the writable ones. The memory of the
+/// segments belongs to the buffer (it is borrowed from `self`), so it stays valid for as long as
+/// the device owns the buffer.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::virtio::{Buffer, Segments};
+///
+/// struct Request {
+///     command: KBox<[u32; 4]>,
+///     response: KBox<[u32; 2]>,
+/// }
+///
+/// impl Buffer for Request {
+///     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
+///         segments.readable(&self.command)?;
+///         segments.writable(&mut self.response)
+///     }
+/// }
+///
+/// let mut request = Request {
+///     command: KBox::new([1, 2, 3, 4], GFP_KERNEL)?,
+///     response: KBox::new([0; 2], GFP_KERNEL)?,
+/// };
+/// let mut segments = Segments::new();
+/// request.segments(&mut segments)?;
+/// assert_eq!(segments.readable_count(), 1);
+/// assert_eq!(segments.writable_count(), 1);
+/// # Ok::<(), Error>(())
+/// ```
+pub trait Buffer: Send + 'static {
+    /// Describes the buffer's memory: all readable segments first, then the writable ones.
+    fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result;
+}
+
+/// One memory segment of a [`Buffer`].
+#[derive(Clone, Copy)]
+struct Segment {
+    addr: NonNull<u8>,
+    len: u32,
+}
+
+/// The memory segments of a [`Buffer`], in the order the device accesses them.
+///
+/// # Invariants
+///
+/// Each of the first `out + in_` entries of `entries` points to `len > 0` bytes of `kmalloc`
+/// memory (so in the kernel's linear map) that is borrowed for `'a`: shared for the first `out`
+/// entries, exclusively for the `in_` ones after them.
+pub struct Segments<'a> {
+    entries: [Option<Segment>; MAX_SEGMENTS],
+    out: usize,
+    in_: usize,
+    _borrow: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> Segments<'a> {
+    /// Creates an empty list.
+    pub fn new() -> Self {
+        // INVARIANT: No entry is in use.
+        Self {
+            entries: [None; MAX_SEGMENTS],
+            out: 0,
+            in_: 0,
+            _borrow: PhantomData,
+        }
+    }
+
+    fn push(&mut self, addr: *const u8, len: usize, writable: bool) -> Result {
+        if !writable && self.in_ > 0 {
+            // The device reads all readable segments before it writes.
+            return Err(EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        let index = self.out + self.in_;
+        let slot = self.entries.get_mut(index).ok_or(E2BIG)?;
+        let addr = NonNull::new(addr.cast_mut()).ok_or(EINVAL)?;
+        *slot = Some(Segment { addr, len });
+        if writable {
+            self.in_ += 1;
+        } else {
+            self.out += 1;
+        }
+        Ok(())
+    }
+
+    /// Adds a segment that the device reads.
+    pub fn readable<U: IntoBytes + Immutable>(&mut self, data: &'a KBox<U>) -> Result {
+        let bytes = data.as_bytes();
+        // INVARIANT: `KBox` memory comes from `kmalloc`; it is borrowed for `'a`.
+        self.push(bytes.as_ptr(), bytes.len(), false)
+    }
+
+    /// Adds the elements of `data` as one segment that the device reads.
+    pub fn readable_slice<U: IntoBytes + Immutable>(&mut self, data: &'a KVec<U>) -> Result {
+        let bytes = data.as_slice().as_bytes();
+        // INVARIANT: `KVec` memory comes from `kmalloc`; it is borrowed for `'a`.
+        self.push(bytes.as_ptr(), bytes.len(), false)
+    }
+
+    /// Adds a segment that the device writes. The device may write any bytes, hence `FromBytes`.
+    pub fn writable<U: FromBytes + IntoBytes>(&mut self, data: &'a mut KBox<U>) -> Result {
+        let bytes = data.as_mut_bytes();
+        // INVARIANT: `KBox` memory comes from `kmalloc`; it is borrowed exclusively for `'a`.
+        self.push(bytes.as_mut_ptr(), bytes.len(), true)
+    }
+
+    /// Adds the elements of `data` as one segment that the device writes.
+    pub fn writable_slice<U: FromBytes + IntoBytes>(&mut self, data: &'a mut KVec<U>) -> Result {
+        let bytes = data.as_mut_slice().as_mut_bytes();
+        // INVARIANT: `KVec` memory comes from `kmalloc`; it is borrowed exclusively for `'a`.
+        self.push(bytes.as_mut_ptr(), bytes.len(), true)
+    }
+
+    /// Returns the number of readable segments.
+    pub fn readable_count(&self) -> usize {
+        self.out
+    }
+
+    /// Returns the number of writable segments.
+    pub fn writable_count(&self) -> usize {
+        self.in_
+    }
+}
+
+impl Default for Segments<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The error of [`VirtqueueGuard::add`]: the buffer is handed back with the reason.
+pub struct AddError<T> {
+    /// The buffer that was not added.
+    pub buffer: KBox<T>,
+    /// [`ENOSPC`] when the ring is full, [`ENODEV`] when the queue was revoked, [`EIO`] when the
+    /// device broke the queue, [`EINVAL`] or [`E2BIG`] for a malformed buffer.
+    pub error: Error,
+}
+
+struct QueueState<T> {
+    vq: Option<NonNull<bindings::virtqueue>>,
+    _tokens: PhantomData<KBox<T>>,
+}
+
+// SAFETY: The virtqueue is only accessed with the lock held, from any thread; the tokens are
+// `KBox<T>` with `T: Send`.
+unsafe impl<T: Send> Send for QueueState<T> {}
+
+/// A virtqueue whose buffers are of type `T`.
+///
+/// # Invariants
+///
+/// While `state.vq` is `Some`, it points to a live virtqueue of the device, and every token the
+/// ring holds came from `KBox::<T>::into_raw`.
+#[pin_data]
+pub struct Virtqueue<T: Buffer> {
+    #[pin]
+    state: SpinLock<QueueState<T>>,
+    index: usize,
+}
+
+impl<T: Buffer> Virtqueue<T> {
+    fn new(index: usize) -> impl PinInit<Self> {
+        // INVARIANT: No virtqueue yet.
+        pin_init!(Self {
+            state <- new_spinlock!(
+                QueueState {
+                    vq: None,
+                    _tokens: PhantomData,
+                },
+                "virtqueue"
+            ),
+            index,
+        })
+    }
+
+    /// Returns the position of this queue in [`Device::find_vqs`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Locks the queue for adding and collecting buffers.
+    pub fn lock(&self) -> VirtqueueGuard<'_, T> {
+        VirtqueueGuard(self.state.lock())
+    }
+}
+
+/// Exclusive access to a [`Virtqueue`].
+pub struct VirtqueueGuard<'a, T: Buffer>(Guard<'a, QueueState<T>, SpinLockBackend>);
+
+impl<T: Buffer> VirtqueueGuard<'_, T> {
+    fn vq(&self) -> Result<NonNull<bindings::virtqueue>> {
+        self.0.vq.ok_or(ENODEV)
+    }
+
+    /// Passes `buffer` to the device. Call [`Self::kick`] to notify the device.
+    pub fn add(&mut self, mut buffer: KBox<T>) -> core::result::Result<(), AddError<T>> {
+        let vq = match self.vq() {
+            Ok(vq) => vq,
+            Err(error) => return Err(AddError { buffer, error }),
+        };
+
+        let mut sg: [bindings::scatterlist; MAX_SEGMENTS] = pin_init::zeroed();
+        let mut sgs: [*mut bindings::scatterlist; MAX_SEGMENTS] =
+            [core::ptr::null_mut(); MAX_SEGMENTS];
+
+        let (out, in_) = {
+            let mut segments = Segments::new();
+            if let Err(error) = buffer.segments(&mut segments) {
+                return Err(AddError { buffer, error });
+            }
+            if segments.out + segments.in_ == 0 {
+                return Err(AddError {
+                    buffer,
+                    error: EINVAL,
+                });
+            }
+            for (i, entry) in segments.entries.iter().enumerate() {
+                let Some(seg) = entry else { break };
+                // SAFETY: By the invariants of `Segments`, `seg` is `len` bytes of kmalloc
+                // memory, as `sg_init_one` requires; `sg[i]` is a valid scatterlist entry.
+                unsafe { bindings::sg_init_one(&mut sg[i], seg.addr.as_ptr().cast(), seg.len) };
+                sgs[i] = &mut sg[i];
+            }
+            (segments.out, segments.in_)
+        };
+        // The borrow of `buffer` ended; its segments are separate allocations owned by it, so
+        // they keep their addresses when the box is turned into the token below.
+
+        let token = KBox::into_raw(buffer);
+
+        // SAFETY: `vq` is live by the type invariant (the lock is held); `sgs` holds `out + in_`
+        // single-entry scatterlists describing memory owned by `token`'s buffer, which the ring
+        // keeps until the device used it. `token` is non-null.
+        let ret = unsafe {
+            bindings::virtqueue_add_sgs(
+                vq.as_ptr(),
+                sgs.as_mut_ptr(),
+                out as u32,
+                in_ as u32,
+                token.cast::<c_void>(),
+                GFP_ATOMIC.as_raw(),
+            )
+        };
+        if ret < 0 {
+            // SAFETY: The ring did not take `token`, which came from `KBox::into_raw` above.
+            let buffer = unsafe { KBox::from_raw(token) };
+            return Err(AddError {
+                buffer,
+                error: Error::from_errno(ret),
+            });
+        }
+        // INVARIANT: The ring holds `token`, a `KBox<T>` raw pointer.
+        Ok(())
+    }
+
+    /// Notifies the device of added buffers. Returns `false` if the device is broken.
+    pub fn kick(&mut self) -> bool {
+        match self.vq() {
+            // SAFETY: `vq` is live by the type invariant.
+            Ok(vq) => unsafe { bindings::virtqueue_kick(vq.as_ptr()) },
+            Err(_) => false,
+        }
+    }
+
+    /// Takes back a buffer the device used, with the number of bytes it wrote.
+    pub fn get_buf(&mut self) -> Option<(KBox<T>, u32)> {
+        let vq = self.vq().ok()?;
+        let mut len = 0u32;
+
+        // SAFETY: `vq` is live by the type invariant; `len` is valid for writes.
+        let token = unsafe { bindings::virtqueue_get_buf(vq.as_ptr(), &mut len) };
+        let token = NonNull::new(token.cast::<T>())?;
+
+        // SAFETY: By the type invariant, every token of the ring is a `KBox<T>` raw pointer; the
+        // ring gave it up, so we own it again.
+        Some((unsafe { KBox::from_raw(token.as_ptr()) }, len))
+    }
+
+    /// Disables the [`QueueHandler`] notifications for this queue (a hint to the device).
+    pub fn disable_cb(&mut self) {
+        if let Ok(vq) = self.vq() {
+            // SAFETY: `vq` is live by the type invariant.
+            unsafe { bindings::virtqueue_disable_cb(vq.as_ptr()) }
+        }
+    }
+
+    /// Re-enables notifications. Returns `false` if buffers were used meanwhile: collect them
+    /// with [`Self::get_buf`] to not miss them.
+    pub fn enable_cb(&mut self) -> bool {
+        match self.vq() {
+            // SAFETY: `vq` is live by the type invariant.
+            Ok(vq) => unsafe { bindings::virtqueue_enable_cb(vq.as_ptr()) },
+            Err(_) => true,
+        }
+    }
+
+    /// Returns the number of free descriptors of the ring (0 once revoked).
+    pub fn num_free(&self) -> u32 {
+        match self.vq() {
+            // SAFETY: `vq` is live by the type invariant.
+            Ok(vq) => unsafe { (*vq.as_ptr()).num_free },
+            Err(_) => 0,
+        }
+    }
+
+    /// Returns whether the device broke the queue (or it was revoked).
+    pub fn is_broken(&self) -> bool {
+        match self.vq() {
+            // SAFETY: `vq` is live by the type invariant.
+            Ok(vq) => unsafe { bindings::virtqueue_is_broken(vq.as_ptr()) },
+            Err(_) => true,
+        }
+    }
+
+    /// Takes back one buffer that the (reset) device no longer owns.
+    fn detach_one(&mut self) -> Option<KBox<T>> {
+        let vq = self.vq().ok()?;
+
+        // SAFETY: `vq` is live by the type invariant; the caller reset the device.
+        let token = unsafe { bindings::virtqueue_detach_unused_buf(vq.as_ptr()) };
+        let token = NonNull::new(token.cast::<T>())?;
+
+        // SAFETY: As in `get_buf`.
+        Some(unsafe { KBox::from_raw(token.as_ptr()) })
+    }
+}
+
+/// The virtqueues of a device, with the handler of their notifications.
+///
+/// Created by [`Device::find_vqs`]; the handles stay usable after the device was unbound, but
+/// then report [`ENODEV`].
+#[pin_data]
+pub struct Queues<T: Buffer, H: QueueHandler<T>> {
+    handler: H,
+    queues: KVec<Pin<KBox<Virtqueue<T>>>>,
+    #[pin]
+    work: Work<Queues<T, H>>,
+}
+
+impl_has_work! {
+    impl{T: Buffer, H: QueueHandler<T>} HasWork<Queues<T, H>> for Queues<T, H> { self.work }
+}
+
+impl<T: Buffer, H: QueueHandler<T>> WorkItem for Queues<T, H> {
+    type Pointer = Arc<Queues<T, H>>;
+
+    fn run(this: Arc<Queues<T, H>>) {
+        for queue in this.queues.iter() {
+            this.handler.queue_done(queue);
+        }
+    }
+}
+
+impl<T: Buffer, H: QueueHandler<T>> Queues<T, H> {
+    /// Returns the queue at `index`.
+    pub fn get(&self, index: usize) -> Option<&Virtqueue<T>> {
+        self.queues.get(index).map(|q| &**q)
+    }
+
+    /// Returns the notification handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Returns the number of queues.
+    pub fn len(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Returns whether there are no queues (never the case once created).
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+}
+
+/// What the bus adapter needs of a [`Queues`] without knowing its types.
+trait QueueSet: Send + Sync {
+    /// Schedules the processing of used buffers.
+    fn notify(&self);
+
+    /// Takes back all buffers of the reset device and revokes the queues.
+    fn revoke(&self);
+
+    /// Waits until the processing work is idle. Called once no interrupt can queue it again, so
+    /// that no work item runs code of the driver's module after the driver is gone.
+    fn flush(&self);
+}
+
+struct TypedQueues<T: Buffer, H: QueueHandler<T>>(Arc<Queues<T, H>>);
+
+impl<T: Buffer, H: QueueHandler<T>> QueueSet for TypedQueues<T, H> {
+    fn notify(&self) {
+        // Already queued work will see these buffers too.
+        let _ = workqueue::system().enqueue(self.0.clone());
+    }
+
+    fn revoke(&self) {
+        for queue in self.0.queues.iter() {
+            // Drop the buffers outside the lock: their destructors may do real work.
+            loop {
+                let buffer = queue.lock().detach_one();
+                match buffer {
+                    Some(buffer) => drop(buffer),
+                    None => break,
+                }
+            }
+            // INVARIANT: The queue is about to be deleted; nobody may use it any more.
+            queue.state.lock().vq = None;
+        }
+    }
+
+    fn flush(&self) {
+        // SAFETY: `work` is a valid, initialised work item of the pinned `Queues`.
+        unsafe { bindings::flush_work(Work::raw_get(&self.0.work)) };
+    }
+}
+
+/// The queues of a device as stored in `virtio_device::priv`.
+pub(crate) struct ErasedQueues(KBox<dyn QueueSet>);
+
+impl ErasedQueues {
+    /// Takes back the buffers of the reset device and revokes the driver's queue handles.
+    pub(crate) fn revoke(&self) {
+        self.0.revoke();
+    }
+
+    /// Waits for the processing work; call after the queues were deleted.
+    pub(crate) fn flush(&self) {
+        self.0.flush();
+    }
+}
+
+extern "C" fn queue_callback(vq: *mut bindings::virtqueue) {
+    // SAFETY: The virtio core calls this with a valid virtqueue of a live device.
+    let vdev = unsafe { (*vq).vdev };
+
+    // SAFETY: `vdev` is valid. `priv_` was set by `create` before the queues existed and is
+    // cleared only after they were deleted, which waits for running callbacks.
+    let queues = unsafe { (*vdev).priv_ };
+    if queues.is_null() {
+        return;
+    }
+
+    // SAFETY: `priv_` holds a `KBox<ErasedQueues>` from `into_foreign()` that outlives this call
+    // (see above).
+    let queues = unsafe { KBox::<ErasedQueues>::borrow(queues) };
+    queues.0.notify();
+}
+
+/// Creates the virtqueues of `dev` and records them in `virtio_device::priv`.
+pub(super) fn create<T: Buffer, H: QueueHandler<T>>(
+    dev: &Device<device::Core<'_>>,
+    names: &[&'static CStr],
+    handler: H,
+) -> Result<Arc<Queues<T, H>>> {
+    let count = names.len();
+    if count == 0 {
+        return Err(EINVAL);
+    }
+
+    let mut queues = KVec::with_capacity(count, GFP_KERNEL)?;
+    let mut infos = KVec::with_capacity(count, GFP_KERNEL)?;
+    let mut vqs = KVec::with_capacity(count, GFP_KERNEL)?;
+    for (index, name) in names.iter().enumerate() {
+        queues.push(KBox::pin_init(Virtqueue::new(index), GFP_KERNEL)?, GFP_KERNEL)?;
+        infos.push(
+            bindings::virtqueue_info {
+                name: name.as_char_ptr(),
+                callback: Some(queue_callback),
+                ctx: false,
+            },
+            GFP_KERNEL,
+        )?;
+        vqs.push(core::ptr::null_mut::<bindings::virtqueue>(), GFP_KERNEL)?;
+    }
+
+    let queues = Arc::pin_init(
+        pin_init!(Queues {
+            handler,
+            queues,
+            work <- new_work!("virtio::Queues::work"),
+        }),
+        GFP_KERNEL,
+    )?;
+    let typed: KBox<dyn QueueSet> = KBox::new(TypedQueues(queues.clone()), GFP_KERNEL)?;
+    let erased = KBox::new(ErasedQueues(typed), GFP_KERNEL)?;
+
+    let vdev = dev.as_raw();
+    // SAFETY: `vdev` is valid; we are in probe and `priv_` is unset (checked by the caller).
+    unsafe { (*vdev).priv_ = erased.into_foreign() };
+
+    // SAFETY: `vdev` is valid; `vqs` and `infos` hold `count` entries each; the names are
+    // `'static`.
+    let ret = unsafe {
+        bindings::virtio_find_vqs(vdev, count as u32, vqs.as_mut_ptr(), infos.as_mut_ptr())
+    };
+    if ret < 0 {
+        // SAFETY: No queue exists, so no callback can use `priv_`; it holds the box stored above.
+        drop(unsafe { KBox::<ErasedQueues>::from_foreign((*vdev).priv_) });
+        // SAFETY: As above.
+        unsafe { (*vdev).priv_ = core::ptr::null_mut() };
+        return Err(Error::from_errno(ret));
+    }
+
+    for (queue, vq) in queues.queues.iter().zip(vqs.iter()) {
+        // INVARIANT: `find_vqs` created the virtqueue `vq`; its ring is empty.
+        queue.state.lock().vq = NonNull::new(*vq);
+    }
+    Ok(queues)
+}
+
+#[kunit_tests(rust_virtio_virtqueue)]
+mod tests {
+    use super::*;
+
+    struct TwoWay {
+        request: KBox<[u8; 24]>,
+        extra: KVec<u64>,
+        response: KBox<[u8; 24]>,
+    }
+
+    impl Buffer for TwoWay {
+        fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
+            segments.readable(&self.request)?;
+            segments.readable_slice(&self.extra)?;
+            segments.writable(&mut self.response)
+        }
+    }
+
+    fn two_way(extra: usize) -> Result<TwoWay> {
+        let mut v = KVec::with_capacity(extra, GFP_KERNEL)?;
+        for i in 0..extra {
+            v.push(i as u64, GFP_KERNEL)?;
+        }
+        Ok(TwoWay {
+            request: KBox::new([1; 24], GFP_KERNEL)?,
+            extra: v,
+            response: KBox::new([0; 24], GFP_KERNEL)?,
+        })
+    }
+
+    #[test]
+    fn segments_in_order() -> Result {
+        let mut buf = two_way(3)?;
+        let mut segments = Segments::new();
+        buf.segments(&mut segments)?;
+        assert_eq!(segments.readable_count(), 2);
+        assert_eq!(segments.writable_count(), 1);
+        assert_eq!(segments.entries[1].map(|s| s.len), Some(24));
+        Ok(())
+    }
+
+    #[test]
+    fn empty_segments_are_skipped() -> Result {
+        let mut buf = two_way(0)?;
+        let mut segments = Segments::new();
+        buf.segments(&mut segments)?;
+        assert_eq!(segments.readable_count(), 1);
+        assert_eq!(segments.writable_count(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn readable_after_writable_is_rejected() -> Result {
+        let request = KBox::new(7u32, GFP_KERNEL)?;
+        let mut response = KBox::new(0u32, GFP_KERNEL)?;
+        let mut segments = Segments::new();
+        segments.writable(&mut response)?;
+        assert_eq!(segments.readable(&request), Err(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn too_many_segments() -> Result {
+        let request = KBox::new(7u32, GFP_KERNEL)?;
+        let mut segments = Segments::new();
+        for _ in 0..MAX_SEGMENTS {
+            segments.readable(&request)?;
+        }
+        assert_eq!(segments.readable(&request), Err(E2BIG));
+        assert_eq!(segments.readable_count(), MAX_SEGMENTS);
+        Ok(())
+    }
+}
