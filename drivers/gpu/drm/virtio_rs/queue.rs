@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The control and cursor virtqueues: command submission and the responses.
+//!
+//! A command is encoded into a [`Request`] that owns the request bytes and room for the
+//! response. [`CommandQueue::call`] adds it to the control queue (waiting for room when the ring
+//! is full), and waits until the dequeue work, which runs after the queue interrupt, hands the
+//! response back. Error responses become kernel errors.
+
+use crate::protocol::{
+    self,
+    Command,
+    CtrlHdr, //
+};
+use kernel::{
+    device,
+    new_condvar,
+    new_mutex,
+    new_spinlock,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc,
+        CondVar,
+        CondVarTimeoutResult,
+        Mutex,
+        SpinLock, //
+    },
+    time::{
+        msecs_to_jiffies,
+        Jiffies, //
+    },
+    virtio::{
+        self,
+        Segments,
+        Virtqueue, //
+    },
+};
+
+/// The index of the control queue.
+const CONTROL: usize = 0;
+
+/// How long a caller waits for a response (or for room in the ring) before giving up on a
+/// device that stopped answering.
+const RESPONSE_TIMEOUT_MS: u32 = 5000;
+
+/// Where the dequeue work hands a response to the submitter waiting for it.
+#[pin_data]
+struct Reply {
+    #[pin]
+    response: SpinLock<Option<(KVec<u8>, usize)>>,
+}
+
+/// A command on its way through the control queue.
+pub(crate) struct Request {
+    command: KVec<u8>,
+    response: KVec<u8>,
+    reply: Option<Arc<Reply>>,
+}
+
+impl virtio::Buffer for Request {
+    fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
+        segments.readable_slice(&self.command)?;
+        segments.writable_slice(&mut self.response)
+    }
+}
+
+impl Request {
+    /// Called by the dequeue work: the device wrote `len` bytes of the response.
+    fn complete(self, len: u32) {
+        let Some(reply) = self.reply else {
+            return;
+        };
+        // A device cannot have written more than the buffer holds.
+        let len = usize::try_from(len).map_or(self.response.len(), |l| l.min(self.response.len()));
+        *reply.response.lock() = Some((self.response, len));
+    }
+}
+
+/// Progress of the queues: bumped whenever the device gave buffers back.
+#[pin_data]
+struct Events {
+    #[pin]
+    generation: Mutex<u64>,
+    #[pin]
+    changed: CondVar,
+}
+
+/// The handler of the queue interrupts: completes the requests the device used.
+pub(crate) struct Dequeue {
+    events: Arc<Events>,
+}
+
+impl virtio::QueueHandler<Request> for Dequeue {
+    fn queue_done(&self, queue: &Virtqueue<Request>) {
+        let mut used = false;
+        loop {
+            // One request at a time, so that completing it runs without the queue lock.
+            let buffer = queue.lock().get_buf();
+            let Some((request, len)) = buffer else {
+                break;
+            };
+            request.complete(len);
+            used = true;
+        }
+        if used {
+            *self.events.generation.lock() += 1;
+            self.events.changed.notify_all();
+        }
+    }
+}
+
+/// The driver's side of the control queue.
+pub(crate) struct CommandQueue {
+    dev: ARef<device::Device>,
+    queues: Arc<virtio::Queues<Request, Dequeue>>,
+    events: Arc<Events>,
+}
+
+impl CommandQueue {
+    /// Creates the control and cursor queues of `dev` and makes the device ready.
+    pub(crate) fn new(dev: &virtio::Device<device::Core<'_>>) -> Result<Self> {
+        let events = Arc::pin_init(
+            pin_init!(Events {
+                generation <- new_mutex!(0),
+                changed <- new_condvar!(),
+            }),
+            GFP_KERNEL,
+        )?;
+        let queues = dev.find_vqs(
+            &[c"control", c"cursor"],
+            Dequeue {
+                events: events.clone(),
+            },
+        )?;
+        dev.ready();
+        let dev: &device::Device = dev.as_ref();
+        Ok(Self {
+            dev: dev.into(),
+            queues,
+            events,
+        })
+    }
+
+    fn generation(&self) -> u64 {
+        *self.events.generation.lock()
+    }
+
+    /// Waits until the generation differs from `seen`, or `until` holds.
+    fn wait(&self, seen: u64, mut until: impl FnMut() -> bool) -> Result {
+        let mut left: Jiffies = msecs_to_jiffies(RESPONSE_TIMEOUT_MS);
+        let mut generation = self.events.generation.lock();
+        while *generation == seen && !until() {
+            match self
+                .events
+                .changed
+                .wait_interruptible_timeout(&mut generation, left)
+            {
+                CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
+                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `request` to the control queue, waiting while the ring is full.
+    fn submit(&self, mut request: KBox<Request>) -> Result {
+        let queue = self.queues.get(CONTROL).ok_or(ENODEV)?;
+        loop {
+            let seen = self.generation();
+            let added = {
+                let mut queue = queue.lock();
+                let added = queue.add(request);
+                if added.is_ok() {
+                    queue.kick();
+                }
+                added
+            };
+            match added {
+                Ok(()) => return Ok(()),
+                Err(e) if e.error == ENOSPC => {
+                    request = e.buffer;
+                    self.wait(seen, || queue.lock().num_free() > 0)?;
+                }
+                Err(e) => return Err(e.error),
+            }
+        }
+    }
+
+    /// Sends `command` and returns the device's response to it.
+    pub(crate) fn call<C: Command>(&self, command: &C) -> Result<KBox<C::Response>> {
+        let size = core::mem::size_of::<C::Response>();
+        let mut bytes = KVec::new();
+        bytes.extend_from_slice(command.as_bytes(), GFP_KERNEL)?;
+        let mut response = KVec::new();
+        response.resize(size, 0u8, GFP_KERNEL)?;
+        let reply = Arc::pin_init(
+            pin_init!(Reply {
+                response <- new_spinlock!(None),
+            }),
+            GFP_KERNEL,
+        )?;
+
+        let seen = self.generation();
+        self.submit(KBox::new(
+            Request {
+                command: bytes,
+                response,
+                reply: Some(reply.clone()),
+            },
+            GFP_KERNEL,
+        )?)?;
+
+        let mut seen = seen;
+        let (response, len) = loop {
+            if let Some(done) = reply.response.lock().take() {
+                break done;
+            }
+            self.wait(seen, || reply.response.lock().is_some())?;
+            seen = self.generation();
+        };
+        self.decode::<C>(&response[..len])
+    }
+
+    fn decode<C: Command>(&self, bytes: &[u8]) -> Result<KBox<C::Response>> {
+        let (hdr, _) = CtrlHdr::read_from_prefix(bytes).map_err(|_| {
+            dev_err!(self.dev, "short response ({} bytes)\n", bytes.len());
+            EPROTO
+        })?;
+        if hdr.type_() != C::RESPONSE_TYPE {
+            let err = protocol::response_error(hdr.type_());
+            dev_dbg!(
+                self.dev,
+                "response {:#x} to a command expecting {:#x}: {:?}\n",
+                hdr.type_(),
+                C::RESPONSE_TYPE,
+                err
+            );
+            return Err(err);
+        }
+        let mut out = KBox::new(C::Response::new_zeroed(), GFP_KERNEL)?;
+        let size = core::mem::size_of::<C::Response>();
+        let body = bytes.get(..size).ok_or_else(|| {
+            dev_err!(
+                self.dev,
+                "truncated response {:#x}: {} of {} bytes\n",
+                hdr.type_(),
+                bytes.len(),
+                size
+            );
+            EPROTO
+        })?;
+        out.as_mut_bytes().copy_from_slice(body);
+        Ok(out)
+    }
+}

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! virtio_rs: a Rust driver for the display side of virtio-gpu devices.
+
+mod driver;
+mod protocol;
+mod queue;
+
+kernel::module_virtio_driver! {
+    type: driver::VirtioGpuDriver,
+    name: "virtio_rs",
+    authors: ["The virtio_rs developers"],
+    description: "Virtio GPU display driver (Rust)",
+    license: "GPL v2",
+}
