@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# virtio_rs: build the kernel with the driver, boot it in QEMU, test it.
+# Every target does its own set-up (build root, kernel source, build) and is
+# incremental; see README.md.
+
+export VIRTIO_RS_CACHE ?= /var/cache/virtio-rs
+SCRIPTS := scripts
+
+.PHONY: all build run check kunit e2e lint rustfmtcheck checkpatch series shim-check \
+	clean distclean help
+
+all: build
+
+help:
+	@echo 'make            build the kernel, modules and test tools (incremental)'
+	@echo 'make run        boot a guest where virtio_rs drives the display'
+	@echo 'make check      all tests: lint, KUnit, end-to-end scenarios (both drivers)'
+	@echo 'make kunit      KUnit suites only'
+	@echo 'make e2e        end-to-end scenarios only'
+	@echo 'make lint       rustfmtcheck, clippy (part of every build), checkpatch'
+	@echo 'make series     export the patch series to out/series'
+	@echo 'make clean      remove out/ and the kernel build output'
+	@echo 'make distclean  also remove the whole cache ($(VIRTIO_RS_CACHE))'
+
+build:
+	$(SCRIPTS)/build.sh
+
+run: build
+	$(SCRIPTS)/run-demo.sh
+
+check: build
+	$(SCRIPTS)/check.sh
+
+kunit: build
+	$(SCRIPTS)/check.sh kunit
+
+e2e: build
+	$(SCRIPTS)/check.sh e2e
+
+lint: build
+	$(SCRIPTS)/check.sh lint
+
+rustfmtcheck: build
+	$(SCRIPTS)/check.sh rustfmt
+
+checkpatch: series
+	$(SCRIPTS)/check.sh checkpatch
+
+series:
+	$(SCRIPTS)/series.sh
+
+shim-check: build
+	$(SCRIPTS)/check.sh shim
+
+clean:
+	rm -rf out
+	rm -rf "$(VIRTIO_RS_CACHE)/build" "$(VIRTIO_RS_CACHE)/modroot" "$(VIRTIO_RS_CACHE)/harness"
+
+distclean: clean
+	rm -rf "$(VIRTIO_RS_CACHE)"
