@@ -23,6 +23,7 @@ use crate::{
         to_result, //
     },
     prelude::*,
+    sync::Arc,
     types::{
         ForeignOwnable,
         Opaque, //
@@ -115,6 +116,12 @@ impl<T: Driver> Adapter<T> {
         // INVARIANT: `vdev` is valid for the duration of `probe_callback()`.
         let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
 
+        // `priv` is the bound driver's; a previous driver of the device may have left its own
+        // pointer there.
+        //
+        // SAFETY: `vdev` is valid; no driver is bound, so nothing else uses `priv_`.
+        unsafe { (*vdev).priv_ = core::ptr::null_mut() };
+
         let ret = from_result(|| {
             let data = T::probe(dev);
 
@@ -176,9 +183,9 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
     fn shutdown(&self) {
         let vdev = self.as_raw();
 
-        // SAFETY: By the type invariant `vdev` is valid. `priv_` is only written by `find_vqs`
-        // (from the probe path) and here (from the probe failure and remove paths), which the
-        // driver core serialises.
+        // SAFETY: By the type invariant `vdev` is valid. While this driver is bound, `priv_` is only
+        // written by `probe_callback`, `find_vqs` (from probe) and here (from the probe failure
+        // and remove paths), which the driver core serialises.
         let queues = unsafe { (*vdev).priv_ };
 
         // SAFETY: `vdev` is valid; resetting stops the device from using any buffer.

@@ -12,8 +12,7 @@
 
 use super::Device;
 use crate::{
-    bindings,
-    device,
+    bindings, device,
     prelude::*,
     sync::{
         lock::{
@@ -458,7 +457,7 @@ struct TypedQueues<T: Buffer, H: QueueHandler<T>>(Arc<Queues<T, H>>);
 impl<T: Buffer, H: QueueHandler<T>> QueueSet for TypedQueues<T, H> {
     fn notify(&self) {
         // Already queued work will see these buffers too.
-        let _ = workqueue::system().enqueue(self.0.clone());
+        let _ = workqueue::system_percpu().enqueue(self.0.clone());
     }
 
     fn revoke(&self) {
@@ -529,7 +528,10 @@ pub(super) fn create<T: Buffer, H: QueueHandler<T>>(
     let mut infos = KVec::with_capacity(count, GFP_KERNEL)?;
     let mut vqs = KVec::with_capacity(count, GFP_KERNEL)?;
     for (index, name) in names.iter().enumerate() {
-        queues.push(KBox::pin_init(Virtqueue::new(index), GFP_KERNEL)?, GFP_KERNEL)?;
+        queues.push(
+            KBox::pin_init(Virtqueue::new(index), GFP_KERNEL)?,
+            GFP_KERNEL,
+        )?;
         infos.push(
             bindings::virtqueue_info {
                 name: name.as_char_ptr(),
