@@ -96,6 +96,10 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
             if T::HAS_CONFIG_CHANGED {
                 (*drv).config_changed = Some(Self::config_changed_callback);
             }
+            if T::HAS_FREEZE && T::HAS_RESTORE {
+                (*drv).freeze = Some(Self::freeze_callback);
+                (*drv).restore = Some(Self::restore_callback);
+            }
         }
 
         // SAFETY: `vdrv` is guaranteed to be a valid `DriverType`.
@@ -175,6 +179,42 @@ impl<T: Driver> Adapter<T> {
         let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
 
         T::config_changed(dev, data);
+    }
+}
+
+impl<T: Driver> Adapter<T> {
+    extern "C" fn freeze_callback(vdev: *mut bindings::virtio_device) -> c_int {
+        // SAFETY: The virtio core calls `freeze` with a valid device bound to this driver, with
+        // the device lock held, like probe and remove.
+        //
+        // INVARIANT: `vdev` is valid and bound for the duration of this callback.
+        let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
+
+        // SAFETY: The device is bound, hence probe stored a `Pin<KBox<T::Data<'_>>>`.
+        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+
+        from_result(|| {
+            T::freeze(dev, data)?;
+            // The driver quiesced the device: stop it and delete the queues, as the virtio core
+            // expects from a frozen driver.
+            dev.shutdown();
+            Ok(0)
+        })
+    }
+
+    extern "C" fn restore_callback(vdev: *mut bindings::virtio_device) -> c_int {
+        // SAFETY: As in `freeze_callback`.
+        //
+        // INVARIANT: `vdev` is valid and bound for the duration of this callback.
+        let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
+
+        // SAFETY: As in `freeze_callback`.
+        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+
+        from_result(|| {
+            T::restore(dev, data)?;
+            Ok(0)
+        })
     }
 }
 
@@ -336,6 +376,27 @@ pub trait Driver {
     /// Runs in atomic context (the virtio core holds a spinlock with interrupts disabled): it
     /// must not sleep, so it cannot read the configuration space itself; schedule work instead.
     fn config_changed<'bound>(dev: &'bound Device<device::Bound>, this: Pin<&Self::Data<'bound>>) {
+        let _ = (dev, this);
+        build_error!(crate::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The system is about to sleep: quiesce the device (stop submitting, wait for what is in
+    /// flight). On success the adapter resets the device and deletes its virtqueues; the
+    /// driver's queue handles are revoked. Used only if [`Driver::restore`] is implemented too.
+    fn freeze<'bound>(
+        dev: &'bound Device<device::Core<'_>>,
+        this: Pin<&Self::Data<'bound>>,
+    ) -> Result {
+        let _ = (dev, this);
+        build_error!(crate::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The system woke up after [`Driver::freeze`]: the device was reset and has no virtqueues;
+    /// create them again with [`Device::find_vqs`] and call [`Device::ready`].
+    fn restore<'bound>(
+        dev: &'bound Device<device::Core<'_>>,
+        this: Pin<&Self::Data<'bound>>,
+    ) -> Result {
         let _ = (dev, this);
         build_error!(crate::error::VTABLE_DEFAULT_ERROR)
     }
@@ -558,3 +619,32 @@ unsafe impl Sync for Device {}
 // SAFETY: Same as `Device<Normal>`: the underlying `struct virtio_device` is the same; `Bound` is
 // a zero-sized type-state marker that does not affect thread safety.
 unsafe impl Sync for Device<device::Bound> {}
+
+#[kunit_tests(rust_virtio)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_id_matches_any_vendor() {
+        let id = DeviceId::new(ids::GPU);
+        assert_eq!(id.0.device, 16);
+        assert_eq!(id.0.vendor, bindings::VIRTIO_DEV_ANY_ID);
+        let id = DeviceId::with_vendor(ids::NET, 0x1af4);
+        assert_eq!(id.0.vendor, 0x1af4);
+    }
+
+    #[test]
+    fn config_offsets_are_checked() {
+        assert_eq!(Device::<device::Bound>::config_offset::<u32>(8), Ok(8));
+        assert_eq!(
+            Device::<device::Bound>::config_offset::<u32>(6),
+            Err(EINVAL)
+        );
+        assert_eq!(Device::<device::Bound>::config_offset::<u16>(6), Ok(6));
+        assert_eq!(Device::<device::Bound>::config_offset::<u8>(7), Ok(7));
+        assert_eq!(
+            Device::<device::Bound>::config_offset::<u8>(1 << 33),
+            Err(EINVAL)
+        );
+    }
+}
