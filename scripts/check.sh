@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test suite (run after scripts/build.sh, which also enforces clippy with
+# warnings as errors). With no argument: every group. Groups: shim, rustfmt,
+# checkpatch, kunit, e2e. Ends with 'N passed, M failed'.
+
+. "$(dirname "$0")/lib.sh"
+cache_lock
+
+groups=${*:-shim rustfmt checkpatch kunit e2e}
+passed=0
+failed=0
+failures=()
+
+result() {	# name rc
+	if [ "$2" = 0 ]; then
+		passed=$((passed + 1))
+		printf 'PASS %s\n' "$1"
+	else
+		failed=$((failed + 1))
+		failures+=("$1")
+		printf 'FAIL %s\n' "$1"
+	fi
+}
+
+run() {		# name command...
+	local name=$1; shift
+	local t0=$SECONDS
+	"$@"
+	local rc=$?
+	log "$name: rc=$rc in $((SECONDS - t0)) s"
+	result "$name" "$rc"
+}
+
+guest() {	# scenario driver [runner options]
+	local scenario=$1 driver=$2; shift 2
+	run "e2e:$scenario:$driver" "$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py \
+		--scenario "$scenario" --driver "$driver" "$@"
+}
+
+for g in $groups; do
+	case $g in
+	shim)
+		run shim-selftest "$TOP/scripts/inroot.sh" make -s -C /src/tests/udmabuf-shim \
+			O=/cache/harness check ;;
+	rustfmt)
+		run rustfmtcheck "$TOP/scripts/inroot.sh" make -s -C /cache/tree O=/cache/build \
+			LLVM=1 rustfmtcheck ;;
+	checkpatch)
+		"$TOP/scripts/series.sh"
+		run checkpatch "$TOP/scripts/inroot.sh" sh -c \
+			'cd /cache/tree && fail=0; for p in /src/out/series/0*.patch; do
+				case $p in */0000-cover-letter.patch) continue;; esac
+				perl scripts/checkpatch.pl --no-tree -q --strict "$p" || fail=1
+			done; exit $fail' ;;
+	kunit)
+		guest kunit virtio_rs --kunit ;;
+	e2e)
+		for driver in virtio_rs virtio_gpu; do
+			guest first-light "$driver" \
+				--expect-trace get_display_info --expect-trace get_edid
+		done ;;
+	*)
+		die "unknown test group '$g'" ;;
+	esac
+done
+
+[ ${#failures[@]} = 0 ] || log "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# first-light: the loaded driver binds the virtio GPU and reports its display;
+# it unloads without a warning, the other driver (Rust <-> C) then binds the
+# same device, unloads too, and the first driver binds again.
+
+dev=$(virtio_gpu_device) || fail "no virtio GPU device on the virtio bus"
+
+case $DRIVER in
+virtio_rs) other=virtio_gpu ;;
+virtio_gpu) other=virtio_rs ;;
+*) fail "first-light needs driver=virtio_rs or virtio_gpu, not '$DRIVER'" ;;
+esac
+
+expect_bound() {
+	_d=$(bound_driver "$dev" | tr - _)
+	[ "$_d" = "$1" ] || fail "virtio GPU bound to '${_d:-nothing}', expected ${1:-nothing}"
+	log "bound: ${1:-nothing}"
+}
+
+# What each driver shows of the display once bound.
+expect_display() {
+	case $1 in
+	virtio_rs)
+		wait_for 10 sh -c 'dmesg | grep -q "virtio_rs.*scanout 0: connected"' ||
+			fail "virtio_rs did not report scanout 0"
+		dmesg | grep "virtio_rs" | tail -n 3
+		_n=$(dmesg | grep -c "virtio_rs.*scanout 0: connected")
+		[ "$_n" -ge "$2" ] || fail "expected $2 scanout reports of virtio_rs, saw $_n"
+		# The device offers EDID (QEMU's default): it must have been read.
+		dmesg | grep "virtio_rs.*scanout 0:" | tail -n 1 | grep -q "EDID [1-9]" ||
+			fail "virtio_rs read no EDID"
+		;;
+	virtio_gpu)
+		wait_for 10 drm_card_of "$dev" > /dev/null ||
+			fail "the C driver created no DRM device"
+		log "C driver: $(basename "$(drm_card_of "$dev")")"
+		;;
+	esac
+}
+
+unload() {
+	must modprobe -d "$MODROOT" -r "$1"
+	expect_bound ""
+}
+
+expect_bound "$DRIVER"
+expect_display "$DRIVER" 1
+
+unload "$DRIVER"
+must modprobe -d "$MODROOT" "$other"
+expect_bound "$other"
+expect_display "$other" 1
+
+unload "$other"
+must modprobe -d "$MODROOT" "$DRIVER"
+expect_bound "$DRIVER"
+expect_display "$DRIVER" 2
+
+pass "$DRIVER and $other take turns on $(basename "$dev")"
