@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the guest's init (tests/guest/init.sh) and the scenarios it
+# runs (tests/scenarios/*.sh).  POSIX sh (dash); sourced, never executed.
+#
+# For scenarios:
+#   log MSG...          print a line on the console
+#   pass [MSG]          record PASS (unless a failure was recorded) and end
+#   fail REASON         record FAIL: REASON and end the scenario
+#   must CMD...         run CMD; fail if it exits non-zero
+#   shot TAG            ask the host for a screendump (OUT/shot-TAG.png);
+#                       returns non-zero if it did not work
+#   wait_for SECS CMD...  poll CMD every 0.2 s until it succeeds (1: timeout)
+#   param NAME [DEF]    value of harness.NAME=... on the kernel command line
+#   virtio_gpu_device   sysfs path of the virtio GPU device (virtio id 16)
+#   bound_driver DEV    name of the driver bound to DEV (empty if none)
+#   drm_card_of DEV     /sys/class/drm/cardN of the virtio device DEV
+# Variables: SCENARIO, DRIVER, RESULTS (the results share), MODROOT.
+
+BB=/bin/busybox
+HARNESS_RUN=/run/harness
+VERDICT_FILE=$HARNESS_RUN/verdict
+
+log() {
+	echo "harness: $*"
+}
+
+# The verdict lives on the guest's tmpfs until finish() copies it to the
+# results share.  A recorded failure is never overwritten by a pass.
+record_verdict() {
+	if [ -s "$VERDICT_FILE" ] && [ "$(cut -c1-4 "$VERDICT_FILE")" = FAIL ]; then
+		return 0
+	fi
+	echo "$1" > "$VERDICT_FILE"
+}
+
+pass() {
+	record_verdict PASS
+	log "pass${1:+: $*}"
+	exit 0
+}
+
+fail() {
+	record_verdict "FAIL: ${*:-unspecified failure}"
+	log "FAIL: $*"
+	exit 1
+}
+
+must() {
+	"$@"
+	_rc=$?
+	[ $_rc -eq 0 ] || fail "'$*' exited with status $_rc"
+}
+
+# Whole seconds since boot, into $_now (no subshell).
+now_s() {
+	read -r _now _ < /proc/uptime
+	_now=${_now%%.*}
+}
+
+# Deadlines use the clock, not a count of rounds: under TCG each round's
+# programs take a noticeable, load-dependent time.
+wait_for() {
+	now_s
+	_end=$((_now + $1))
+	shift
+	until "$@"; do
+		now_s
+		[ "$_now" -lt "$_end" ] || return 1
+		sleep 0.2
+	done
+}
+
+# Shell builtins only: every program started over 9p under TCG costs time.
+param() {
+	[ -n "${CMDLINE+set}" ] || read -r CMDLINE < /proc/cmdline
+	_set=$-
+	set -f
+	_val=${2-}
+	for _w in $CMDLINE; do
+		case $_w in
+		harness.$1=*) _val=${_w#*=} ;;
+		esac
+	done
+	case $_set in *f*) ;; *) set +f ;; esac
+	echo "$_val"
+}
+
+uptime_s() {
+	read -r _up _ < /proc/uptime
+	echo "$_up"
+}
+
+# shot TAG: "READY TAG" on the console makes the host take a screendump and
+# then create TAG.done in the results share.  Kernel messages are kept off
+# the console meanwhile (they still reach dmesg) so that they cannot split
+# the line.
+shot() {
+	case $1 in
+	'' | *[!A-Za-z0-9_.-]*)
+		log "shot: bad tag '$1'"
+		return 1
+		;;
+	esac
+	rm -f "$RESULTS/$1.done"
+	dmesg --console-off
+	echo "READY $1"
+	sleep 0.2
+	dmesg --console-on
+	now_s
+	_end=$((_now + 60))
+	while [ ! -e "$RESULTS/$1.done" ]; do
+		# Under -icount guest time runs ahead while the guest idles:
+		# only the host's timeout applies then.
+		now_s
+		if [ -z "$ICOUNT" ] && [ "$_now" -ge "$_end" ]; then
+			log "shot $1: no answer from the host in 60 s"
+			return 1
+		fi
+		sleep 0.1
+	done
+	_st=$(cat "$RESULTS/$1.done")
+	if [ "$_st" != ok ]; then
+		log "shot $1: $_st"
+		return 1
+	fi
+	log "shot $1: done"
+}
+
+virtio_gpu_device() {
+	for _d in /sys/bus/virtio/devices/*; do
+		[ -e "$_d/device" ] || continue
+		# virtio device id 16 (VIRTIO_ID_GPU)
+		if [ "$(cat "$_d/device")" = 0x0010 ]; then
+			echo "$_d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+bound_driver() {
+	[ -e "$1/driver" ] || return 0
+	basename "$(readlink "$1/driver")"
+}
+
+# The DRM device of virtio device DEV: its parent is either DEV itself or,
+# as with the C driver, DEV's transport (the PCI function).
+drm_card_of() {
+	_dev=$(readlink -f "$1")
+	_pci=$(readlink -f "$1/..")
+	for _c in /sys/class/drm/card[0-9]*; do
+		[ -e "$_c/device" ] || continue
+		case $(basename "$_c") in *-*) continue ;; esac # connectors
+		_p=$(readlink -f "$_c/device")
+		if [ "$_p" = "$_dev" ] || [ "$_p" = "$_pci" ]; then
+			echo "$_c"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# ---- for init.sh only --------------------------------------------------
+
+# Writes dmesg and the verdict to the results share and powers off.  Runs at
+# most once (init's main path or the watchdog, whichever comes first).  The
+# files come first and the console last: a wedged console must not cost the
+# verdict.
+finish() {
+	mkdir "$HARNESS_RUN/finishing" 2>/dev/null || {
+		sleep 60
+		$BB poweroff -f
+	}
+	[ -s "$VERDICT_FILE" ] || echo "FAIL: no verdict recorded" > "$VERDICT_FILE"
+	if [ -n "$RESULTS" ]; then
+		dmesg > "$RESULTS/dmesg.txt" 2>&1 || $BB dmesg > "$RESULTS/dmesg.txt"
+		$BB cp "$VERDICT_FILE" "$RESULTS/verdict"
+		$BB sync
+	fi
+	[ -r /proc/sys/kernel/tainted ] &&
+		log "tainted: $(cat /proc/sys/kernel/tainted)"
+	log "uptime: $(uptime_s) s, verdict: $(cat "$VERDICT_FILE")"
+	$BB poweroff -f
+	# not reached unless poweroff failed
+	echo o > /proc/sysrq-trigger 2>/dev/null
+	exit 1
+}
