@@ -25,24 +25,13 @@ use kernel::{
 
 pub(crate) struct VirtioGpuDriver;
 
-/// What the driver knows of one scanout.
-pub(crate) struct Scanout {
-    pub(crate) display: DisplayOne,
-    pub(crate) edid: Option<KVec<u8>>,
-}
-
 /// A bound virtio-gpu device.
 pub(crate) struct VirtioGpu {
-    #[expect(dead_code)]
-    queue: CommandQueue,
-    #[expect(dead_code)]
-    scanouts: KVec<Scanout>,
+    /// Owns the virtqueues for as long as the device is bound.
+    _queue: CommandQueue,
 }
 
-kernel::virtio_device_table!(
-    VIRTIO_TABLE,
-    [virtio::DeviceId::new(virtio::ids::GPU)]
-);
+kernel::virtio_device_table!(VIRTIO_TABLE, [virtio::DeviceId::new(virtio::ids::GPU)]);
 
 /// The features the driver negotiates: the display ones, nothing 3D.
 const FEATURES: [u32; 4] = [
@@ -111,40 +100,44 @@ impl VirtioGpu {
         let queue = CommandQueue::new(vdev)?;
 
         let info = queue.call(&protocol::GetDisplayInfo::new())?;
-        let mut scanouts = KVec::with_capacity(count, GFP_KERNEL)?;
         for (index, display) in info.scanouts().iter().take(count).enumerate() {
-            let edid = if vdev.has_feature(features::EDID) {
-                Some(read_edid(&queue, index)?)
-            } else {
-                None
-            };
-            let (x, y, width, height) = display.rect().get();
-            dev_info!(
-                dev,
-                "scanout {}: {}, {}x{}+{}+{}, EDID {}\n",
-                index,
-                if display.enabled() {
-                    "connected"
-                } else {
-                    "disconnected"
-                },
-                width,
-                height,
-                x,
-                y,
-                edid.as_ref().map_or(0, |e| e.len())
-            );
-            scanouts.push(
-                Scanout {
-                    display: *display,
-                    edid,
-                },
-                GFP_KERNEL,
-            )?;
+            report_scanout(vdev, &queue, index, display)?;
         }
 
-        Ok(Self { queue, scanouts })
+        Ok(Self { _queue: queue })
     }
+}
+
+/// Reads the EDID of scanout `index` if the device offers EDIDs, and logs what is known of it.
+fn report_scanout(
+    vdev: &virtio::Device<device::Bound>,
+    queue: &CommandQueue,
+    index: usize,
+    display: &DisplayOne,
+) -> Result {
+    let dev: &device::Device = vdev.as_ref();
+    let edid = if vdev.has_feature(features::EDID) {
+        Some(read_edid(queue, index)?)
+    } else {
+        None
+    };
+    let (x, y, width, height) = display.rect().get();
+    dev_info!(
+        dev,
+        "scanout {}: {}, {}x{}+{}+{}, EDID {}\n",
+        index,
+        if display.enabled() {
+            "connected"
+        } else {
+            "disconnected"
+        },
+        width,
+        height,
+        x,
+        y,
+        edid.as_ref().map_or(0, |e| e.len())
+    );
+    Ok(())
 }
 
 fn read_edid(queue: &CommandQueue, index: usize) -> Result<KVec<u8>> {

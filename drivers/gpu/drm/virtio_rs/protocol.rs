@@ -7,6 +7,10 @@
 //! `linux/virtio_gpu.h` by the KUnit tests at the end of this file.
 
 use kernel::prelude::*;
+use zerocopy::{
+    Immutable,
+    KnownLayout, //
+};
 use zerocopy_derive::{
     Immutable,
     KnownLayout, //
@@ -251,6 +255,7 @@ mod tests {
         size_of, //
     };
     use kernel::uapi;
+    use zerocopy::FromZeros;
 
     #[test]
     fn sizes_match_uapi() {
@@ -268,8 +273,14 @@ mod tests {
             size_of::<RespDisplayInfo>(),
             size_of::<uapi::virtio_gpu_resp_display_info>()
         );
-        assert_eq!(size_of::<GetEdid>(), size_of::<uapi::virtio_gpu_cmd_get_edid>());
-        assert_eq!(size_of::<RespEdid>(), size_of::<uapi::virtio_gpu_resp_edid>());
+        assert_eq!(
+            size_of::<GetEdid>(),
+            size_of::<uapi::virtio_gpu_cmd_get_edid>()
+        );
+        assert_eq!(
+            size_of::<RespEdid>(),
+            size_of::<uapi::virtio_gpu_resp_edid>()
+        );
     }
 
     #[test]
@@ -361,7 +372,10 @@ mod tests {
     fn error_responses_map_to_errnos() {
         assert_eq!(response_error(ctrl_type::RESP_ERR_UNSPEC), EIO);
         assert_eq!(response_error(ctrl_type::RESP_ERR_OUT_OF_MEMORY), ENOMEM);
-        assert_eq!(response_error(ctrl_type::RESP_ERR_INVALID_PARAMETER), EINVAL);
+        assert_eq!(
+            response_error(ctrl_type::RESP_ERR_INVALID_PARAMETER),
+            EINVAL
+        );
         assert_eq!(response_error(0x12ff), EIO);
         assert_eq!(response_error(ctrl_type::RESP_OK_NODATA), EPROTO);
     }

@@ -13,10 +13,7 @@ use crate::protocol::{
     CtrlHdr, //
 };
 use kernel::{
-    device,
-    new_condvar,
-    new_mutex,
-    new_spinlock,
+    device, new_condvar, new_mutex, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
@@ -36,6 +33,7 @@ use kernel::{
         Virtqueue, //
     },
 };
+use zerocopy::FromZeros;
 
 /// The index of the control queue.
 const CONTROL: usize = 0;
@@ -100,7 +98,7 @@ impl virtio::QueueHandler<Request> for Dequeue {
             let Some((request, len)) = buffer else {
                 break;
             };
-            request.complete(len);
+            KBox::into_inner(request).complete(len);
             used = true;
         }
         if used {
