@@ -223,9 +223,9 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
     fn shutdown(&self) {
         let vdev = self.as_raw();
 
-        // SAFETY: By the type invariant `vdev` is valid. While this driver is bound, `priv_` is only
-        // written by `probe_callback`, `find_vqs` (from probe) and here (from the probe failure
-        // and remove paths), which the driver core serialises.
+        // SAFETY: By the type invariant `vdev` is valid. While this driver is bound, `priv_` is
+        // only written by `probe_callback`, `find_vqs` (from probe) and here (from the probe
+        // failure, freeze and remove paths), which the driver core serialises.
         let queues = unsafe { (*vdev).priv_ };
 
         // SAFETY: `vdev` is valid; resetting stops the device from using any buffer.
