@@ -325,11 +325,12 @@ pub type IdTable = &'static dyn kernel::device_id::IdTable<DeviceId, ()>;
 ///
 /// # Examples
 ///
-/// ```ignore
-/// kernel::virtio_device_table!(
-///     ID_TABLE,
-///     [kernel::virtio::DeviceId::new(kernel::virtio::ids::GPU)]
-/// );
+/// ```
+/// use kernel::virtio;
+///
+/// kernel::virtio_device_table!(ID_TABLE, [virtio::DeviceId::new(virtio::ids::GPU)]);
+///
+/// const TABLE: virtio::IdTable = &ID_TABLE;
 /// ```
 #[macro_export]
 macro_rules! virtio_device_table {
@@ -500,8 +501,13 @@ impl Device<device::Bound> {
     ///
     /// # Examples
     ///
-    /// ```ignore
-    /// let scanouts: u32 = dev.config_read(core::mem::offset_of!(Config, num_scanouts))?;
+    /// ```
+    /// use kernel::{device::Bound, virtio};
+    ///
+    /// /// The number of scanouts of a virtio-gpu device, at offset 8 of its configuration.
+    /// fn num_scanouts(dev: &virtio::Device<Bound>) -> Result<u32> {
+    ///     dev.config_read::<u32>(8)
+    /// }
     /// ```
     pub fn config_read<T: ConfigScalar>(&self, offset: usize) -> Result<T> {
         let offset = Self::config_offset::<T>(offset)?;
