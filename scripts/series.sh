@@ -60,6 +60,14 @@ owns until get_buf gives them back. On remove the adapter resets the
 device and deletes the queues, as the virtio core requires." \
 	rust/helpers/virtio.c rust/kernel/virtio.rs rust/kernel/virtio
 
+add_area "rust: drm: kms: add kernel modesetting abstractions" \
+"Mode config, CRTCs, planes, encoders and connectors with driver data on
+the objects and on their atomic states, the atomic helper callbacks with
+prepare_fb/cleanup_fb paired per state, vblank through the vblank timer
+helpers with events as move-only tokens, GEM framebuffers with checked
+access to their objects, EDIDs, hotplug events and fbdev emulation." \
+	rust/helpers/drm_kms.c rust/kernel/drm/kms
+
 add_area "drm/virtio_rs: add a Rust virtio-gpu display driver" \
 "Bind virtio-gpu devices, negotiate the display features (EDID, blob
 resources, blob alignment; nothing 3D), create the control and cursor
@@ -69,6 +77,15 @@ queues and query the display configuration and EDIDs." \
 add_area "Documentation: gpu: document virtio_rs" \
 "Describe the driver, its design and how it is tested." \
 	Documentation
+
+# Every overlay file must be in one of the commits above.
+missing=$(cd "$TOP" && git ls-files --cached --others --exclude-standard -- drivers rust Documentation tools Kconfig |
+	while read -r f; do
+		dst=$f
+		[ "$f" = Kconfig ] && dst=drivers/gpu/drm/virtio_rs.Kconfig
+		[ -f "$work/$dst" ] || echo "$f"
+	done)
+[ -z "$missing" ] || die "series.sh puts these overlay files in no patch: $missing"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! KMS CRTCs.
+//!
+//! C headers: [`include/drm/drm_crtc.h`](srctree/include/drm/drm_crtc.h),
+//! [`include/drm/drm_modeset_helper_vtables.h`](srctree/include/drm/drm_modeset_helper_vtables.h),
+//! [`include/drm/drm_vblank_helper.h`](srctree/include/drm/drm_vblank_helper.h)
+
+use super::{
+    atomic::{
+        AtomicCheck,
+        AtomicCommit, //
+    },
+    mode::DisplayMode,
+    plane::{
+        Plane,
+        PlaneType, //
+    },
+    KmsBuilder,
+    KmsDriver,
+    VblankSupport, //
+};
+use crate::{
+    bindings,
+    drm,
+    error::from_result,
+    prelude::*,
+    types::Opaque, //
+};
+use core::{
+    ffi::c_int,
+    ops::{
+        Deref,
+        DerefMut, //
+    },
+    ptr, //
+};
+
+/// The driver's part of a CRTC.
+///
+/// The CRTC callbacks of the atomic helpers call these methods. Vblank handling and page flip
+/// events are done by the abstraction (see [`DriverCrtc::atomic_flush`]).
+#[vtable]
+pub trait DriverCrtc: Send + Sync + Sized + 'static {
+    /// The driver this CRTC belongs to.
+    type Driver: KmsDriver<Crtc = Self>;
+
+    /// The driver's data in each atomic state of the CRTC ([`CrtcState`]).
+    ///
+    /// The initial state gets [`Default::default`]; a state duplicated for a new commit gets a
+    /// clone of the current one.
+    type State: Clone + Default + Send + Sync + 'static;
+
+    /// Checks the CRTC's new state (`drm_crtc_helper_funcs.atomic_check`).
+    ///
+    /// `new` is private to the commit being checked. Called for each CRTC in the commit, after
+    /// the planes' checks.
+    fn atomic_check(
+        crtc: &Crtc<Self>,
+        new: &mut CrtcState<Self>,
+        old: &CrtcState<Self>,
+        commit: &AtomicCheck<'_, Self::Driver>,
+    ) -> Result {
+        let _ = (crtc, new, old, commit);
+        Ok(())
+    }
+
+    /// Enables the CRTC (`atomic_enable`). With [`VblankSupport::Timer`], vblanks are switched
+    /// on after this returns.
+    fn atomic_enable(
+        crtc: &Crtc<Self>,
+        new: &CrtcState<Self>,
+        old: &CrtcState<Self>,
+        commit: &AtomicCommit<'_, Self::Driver>,
+    ) {
+        let _ = (crtc, new, old, commit);
+    }
+
+    /// Disables the CRTC (`atomic_disable`). With [`VblankSupport::Timer`], vblanks are
+    /// switched off before this is called.
+    fn atomic_disable(
+        crtc: &Crtc<Self>,
+        new: &CrtcState<Self>,
+        old: &CrtcState<Self>,
+        commit: &AtomicCommit<'_, Self::Driver>,
+    ) {
+        let _ = (crtc, new, old, commit);
+    }
+
+    /// Completes the CRTC's part of a commit, after its planes were updated (`atomic_flush`).
+    ///
+    /// The driver may take the commit's page flip event with [`AtomicCommit::take_event`] to
+    /// arm or send it itself. When this returns, the abstraction arms the event if it is still
+    /// there (or sends it if vblanks are off), as `drm_crtc_vblank_atomic_flush()` does: an
+    /// event is never left behind.
+    fn atomic_flush(
+        crtc: &Crtc<Self>,
+        new: &CrtcState<Self>,
+        old: &CrtcState<Self>,
+        commit: &AtomicCommit<'_, Self::Driver>,
+    ) {
+        let _ = (crtc, new, old, commit);
+    }
+}
+
+/// A CRTC of a driver whose CRTC type is `T`.
+///
+/// # Invariants
+///
+/// - `self.crtc` is a `struct drm_crtc` initialised by `drm_crtc_init_with_planes()` with
+///   `Self::FUNCS` and `Self::HELPER_FUNCS`, on a device of driver `T::Driver`.
+/// - `self` was allocated by [`KBox`] in [`Crtc::new`] and is owned by the C side: it is freed by
+///   the `destroy` callback, which `drm_mode_config_cleanup()` calls when the device is released.
+///   It is valid (and pinned) for as long as a reference to its device exists.
+/// - All atomic states of the CRTC are [`CrtcState<T>`].
+#[repr(C)]
+#[pin_data]
+pub struct Crtc<T: DriverCrtc> {
+    crtc: Opaque<bindings::drm_crtc>,
+    #[pin]
+    inner: T,
+}
+
+// SAFETY: The C part is protected by the DRM locks (the CRTC's modeset lock, the device's event
+// lock); the driver part is `Send + Sync`.
+unsafe impl<T: DriverCrtc> Send for Crtc<T> {}
+
+// SAFETY: See `Send`.
+unsafe impl<T: DriverCrtc> Sync for Crtc<T> {}
+
+impl<T: DriverCrtc> Crtc<T> {
+    const TIMER: bool = matches!(<T::Driver as KmsDriver>::VBLANK, VblankSupport::Timer);
+
+    const FUNCS: bindings::drm_crtc_funcs = bindings::drm_crtc_funcs {
+        set_config: Some(bindings::drm_atomic_helper_set_config),
+        page_flip: Some(bindings::drm_atomic_helper_page_flip),
+        destroy: Some(Self::destroy_callback),
+        atomic_create_state: Some(CrtcState::<T>::create_callback),
+        atomic_duplicate_state: Some(CrtcState::<T>::duplicate_callback),
+        atomic_destroy_state: Some(CrtcState::<T>::destroy_callback),
+        enable_vblank: if Self::TIMER {
+            Some(bindings::drm_crtc_vblank_helper_enable_vblank_timer)
+        } else {
+            None
+        },
+        disable_vblank: if Self::TIMER {
+            Some(bindings::drm_crtc_vblank_helper_disable_vblank_timer)
+        } else {
+            None
+        },
+        get_vblank_timestamp: if Self::TIMER {
+            Some(bindings::drm_crtc_vblank_helper_get_vblank_timestamp_from_timer)
+        } else {
+            None
+        },
+        ..pin_init::zeroed()
+    };
+
+    const HELPER_FUNCS: bindings::drm_crtc_helper_funcs = bindings::drm_crtc_helper_funcs {
+        atomic_check: Some(Self::atomic_check_callback),
+        atomic_flush: Some(Self::atomic_flush_callback),
+        atomic_enable: Some(Self::atomic_enable_callback),
+        atomic_disable: Some(Self::atomic_disable_callback),
+        ..pin_init::zeroed()
+    };
+
+    pub(super) fn new<'a>(
+        kms: &KmsBuilder<'a, T::Driver>,
+        primary: &'a Plane<<T::Driver as KmsDriver>::Plane>,
+        cursor: Option<&'a Plane<<T::Driver as KmsDriver>::Plane>>,
+        name: Option<&CStr>,
+        data: impl PinInit<T, Error>,
+    ) -> Result<&'a Self> {
+        let dev = kms.as_raw();
+
+        // `drm_crtc_init_with_planes()` only warns about these.
+        if primary.plane_type() != PlaneType::Primary || primary.dev_raw() != dev {
+            return Err(EINVAL);
+        }
+        if let Some(cursor) = cursor {
+            if cursor.plane_type() != PlaneType::Cursor || cursor.dev_raw() != dev {
+                return Err(EINVAL);
+            }
+        }
+
+        let this = KBox::pin_init(
+            try_pin_init!(Self {
+                crtc: Opaque::zeroed(),
+                inner <- data,
+            }),
+            GFP_KERNEL,
+        )?;
+
+        // SAFETY: `this` is never moved out of its allocation, which the C side owns from now on
+        // (type invariant).
+        let this = KBox::into_raw(unsafe { Pin::into_inner_unchecked(this) });
+
+        // SAFETY: `this` is valid.
+        let crtc = unsafe { Opaque::cast_into(&raw const (*this).crtc) };
+
+        let (fmt, name) = match name {
+            Some(name) => (c"%s".as_char_ptr(), name.as_char_ptr()),
+            None => (ptr::null(), ptr::null()),
+        };
+
+        // SAFETY:
+        // - `dev` is a valid, unregistered device with an initialised mode configuration
+        //   (`KmsBuilder` invariant).
+        // - `crtc` points to a zeroed `struct drm_crtc` that lives until `destroy_callback()`.
+        // - `primary` and `cursor` are planes of `dev` of the right types (checked above).
+        // - `FUNCS` is a promoted constant with a `destroy` callback; its atomic state callbacks
+        //   are set, as atomic drivers must.
+        // - `fmt` is NULL (default name) or `"%s"` with a NUL-terminated `name`.
+        let ret = unsafe {
+            bindings::drm_crtc_init_with_planes(
+                dev,
+                crtc,
+                primary.as_raw(),
+                cursor.map_or(ptr::null_mut(), |c| c.as_raw()),
+                &Self::FUNCS,
+                fmt,
+                name,
+            )
+        };
+        if ret != 0 {
+            // SAFETY: `crtc` failed initialisation; `this` came from `KBox::into_raw()`.
+            unsafe { Self::release_failed(this, crtc) };
+            return Err(Error::from_errno(ret));
+        }
+
+        // SAFETY: `crtc` is initialised; nothing uses the helper functions before registration.
+        unsafe { (*crtc).helper_private = &Self::HELPER_FUNCS };
+
+        // SAFETY: `this` is valid until the device is released, which cannot happen during `'a`
+        // (`kms` borrows the device for `'a`).
+        Ok(unsafe { &*this })
+    }
+
+    /// Frees a CRTC whose initialisation failed, unless the C side kept it.
+    ///
+    /// # Safety
+    ///
+    /// `this` must come from `KBox::into_raw()` in [`Crtc::new`] and `crtc` must be its C part,
+    /// whose `drm_crtc_init_with_planes()` failed.
+    unsafe fn release_failed(this: *mut Self, crtc: *mut bindings::drm_crtc) {
+        // `drm_crtc_init_with_planes()` may fail after adding the CRTC to the device's list
+        // (e.g. when `drm_crtc_crc_init()` fails); then `drm_mode_config_cleanup()` frees it
+        // through `destroy_callback()`. Otherwise nothing refers to it any more.
+        //
+        // SAFETY: `crtc` is valid; `head` was zeroed and is only set by `list_add_tail()`.
+        if unsafe { (*crtc).head.next.is_null() } {
+            // SAFETY: By the safety requirements `this` came from `KBox::into_raw()` and the C
+            // side does not reference it.
+            drop(unsafe { KBox::from_raw(this) });
+        }
+    }
+
+    /// Returns the raw `struct drm_crtc`.
+    pub fn as_raw(&self) -> *mut bindings::drm_crtc {
+        self.crtc.get()
+    }
+
+    /// Converts a `struct drm_crtc` into its [`Crtc`].
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be the C part of a live `Crtc<T>`, which must stay alive for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_crtc) -> &'a Self {
+        // SAFETY: By the safety requirements `ptr` is the `crtc` field of a `Crtc<T>`.
+        unsafe { &*crate::container_of!(Opaque::cast_from(ptr), Self, crtc) }
+    }
+
+    /// Returns the CRTC's index (`drm_crtc_index()`).
+    pub fn index(&self) -> u32 {
+        // SAFETY: `index` is set at initialisation and never changes.
+        unsafe { (*self.as_raw()).index }
+    }
+
+    /// Returns the CRTC's bit in masks of CRTCs (`drm_crtc_mask()`).
+    pub fn mask(&self) -> u32 {
+        1 << self.index()
+    }
+
+    /// Returns the device of the CRTC.
+    pub fn drm_dev(&self) -> &drm::Device<T::Driver> {
+        // SAFETY: `dev` is set at initialisation to a device of driver `T::Driver` (type
+        // invariant), which outlives its CRTCs.
+        unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
+    }
+
+    extern "C" fn destroy_callback(crtc: *mut bindings::drm_crtc) {
+        // SAFETY: `destroy` is only called on CRTCs with `Self::FUNCS`, i.e. the C part of a
+        // `Crtc<T>`, once, when nothing else refers to it any more.
+        let this = unsafe { crate::container_of!(Opaque::cast_from(crtc), Self, crtc) };
+
+        // SAFETY: `crtc` is initialised; this destroys its current state through
+        // `CrtcState::<T>::destroy_callback()`.
+        unsafe { bindings::drm_crtc_cleanup(crtc) };
+
+        // SAFETY: `this` came from `KBox::into_raw()` in `Crtc::new()` (type invariant).
+        drop(unsafe { KBox::from_raw(this.cast_mut()) });
+    }
+
+    /// Returns the CRTC and its new and old state in `commit`.
+    ///
+    /// # Safety
+    ///
+    /// `crtc` must be a `Crtc<T>` that is part of `commit`, valid for `'a`; `commit` must be
+    /// valid for `'a`.
+    unsafe fn commit_parts<'a>(
+        crtc: *mut bindings::drm_crtc,
+        commit: *mut bindings::drm_atomic_commit,
+    ) -> (
+        &'a Self,
+        *mut bindings::drm_crtc_state,
+        *mut bindings::drm_crtc_state,
+    ) {
+        // SAFETY: By the safety requirements.
+        unsafe {
+            (
+                Self::from_raw(crtc),
+                bindings::drm_atomic_get_new_crtc_state(commit, crtc),
+                bindings::drm_atomic_get_old_crtc_state(commit, crtc),
+            )
+        }
+    }
+
+    extern "C" fn atomic_check_callback(
+        crtc: *mut bindings::drm_crtc,
+        commit: *mut bindings::drm_atomic_commit,
+    ) -> c_int {
+        // SAFETY: The helpers call `atomic_check` with a CRTC of ours (`Self::HELPER_FUNCS`) that
+        // is part of `commit`, both valid for the call.
+        let (this, new, old) = unsafe { Self::commit_parts(crtc, commit) };
+
+        // SAFETY: During the check phase the new state belongs to `commit`, which only this
+        // thread uses, and nothing else refers to it: no other callback runs concurrently and
+        // `AtomicCheck` refuses to hand out this CRTC's states (it excludes `crtc`).
+        let new = unsafe { CrtcState::<T>::from_raw_mut(new) };
+
+        // SAFETY: The old state is a state of this CRTC, kept alive by `commit`; its driver data
+        // is not mutated any more.
+        let old = unsafe { CrtcState::<T>::from_raw(old) };
+
+        // SAFETY: `commit` is in its check phase; `crtc` is excluded as its new state is
+        // borrowed mutably above.
+        let check = unsafe { AtomicCheck::<T::Driver>::new(commit, crtc.cast_const().cast()) };
+
+        from_result(|| {
+            T::atomic_check(this, new, old, &check)?;
+            Ok(0)
+        })
+    }
+
+    extern "C" fn atomic_enable_callback(
+        crtc: *mut bindings::drm_crtc,
+        commit: *mut bindings::drm_atomic_commit,
+    ) {
+        // SAFETY: As in `atomic_check_callback()`.
+        let (this, new, old) = unsafe { Self::commit_parts(crtc, commit) };
+
+        // SAFETY: Commit phase: the states are kept alive by `commit`; their driver data is no
+        // longer mutated, so shared references are fine even if they are read concurrently.
+        let (new, old) = unsafe { (CrtcState::from_raw(new), CrtcState::from_raw(old)) };
+
+        // SAFETY: `commit` is being committed by the helpers.
+        let commit = unsafe { AtomicCommit::<T::Driver>::new(commit) };
+
+        T::atomic_enable(this, new, old, &commit);
+
+        if Self::TIMER {
+            // SAFETY: `crtc` is valid and vblank support was initialised by
+            // `KmsBuilder::finish()`.
+            unsafe { bindings::drm_crtc_vblank_on(crtc) };
+        }
+    }
+
+    extern "C" fn atomic_disable_callback(
+        crtc: *mut bindings::drm_crtc,
+        commit: *mut bindings::drm_atomic_commit,
+    ) {
+        // SAFETY: As in `atomic_enable_callback()`.
+        let (this, new, old) = unsafe { Self::commit_parts(crtc, commit) };
+        // SAFETY: As in `atomic_enable_callback()`.
+        let (new, old) = unsafe { (CrtcState::from_raw(new), CrtcState::from_raw(old)) };
+        // SAFETY: As in `atomic_enable_callback()`.
+        let commit = unsafe { AtomicCommit::<T::Driver>::new(commit) };
+
+        if Self::TIMER {
+            // SAFETY: `crtc` is valid and vblank support was initialised. This also sends the
+            // events still armed on the CRTC.
+            unsafe { bindings::drm_crtc_vblank_off(crtc) };
+        }
+
+        T::atomic_disable(this, new, old, &commit);
+    }
+
+    extern "C" fn atomic_flush_callback(
+        crtc: *mut bindings::drm_crtc,
+        commit: *mut bindings::drm_atomic_commit,
+    ) {
+        // SAFETY: As in `atomic_enable_callback()`.
+        let (this, new, old) = unsafe { Self::commit_parts(crtc, commit) };
+        // SAFETY: As in `atomic_enable_callback()`.
+        let (new, old) = unsafe { (CrtcState::from_raw(new), CrtcState::from_raw(old)) };
+        // SAFETY: As in `atomic_enable_callback()`.
+        let commit = unsafe { AtomicCommit::<T::Driver>::new(commit) };
+
+        if T::HAS_ATOMIC_FLUSH {
+            T::atomic_flush(this, new, old, &commit);
+        }
+
+        // `drm_atomic_helper_commit_hw_done()` expects the event to be consumed by now.
+        if let Some(event) = commit.take_event(this) {
+            event.arm();
+        }
+    }
+}
+
+impl<T: DriverCrtc> Deref for Crtc<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+/// An atomic state of a CRTC of type `T`: the C state and the driver's [`DriverCrtc::State`].
+///
+/// # Invariants
+///
+/// - `self.state` is a `struct drm_crtc_state` of a `Crtc<T>`, initialised by
+///   `__drm_atomic_helper_crtc_state_init()` or `__drm_atomic_helper_crtc_duplicate_state()`.
+/// - `self` was allocated by [`KBox`] in one of the state callbacks below and is freed by
+///   `destroy_callback()`.
+#[repr(C)]
+pub struct CrtcState<T: DriverCrtc> {
+    state: Opaque<bindings::drm_crtc_state>,
+    data: T::State,
+}
+
+// SAFETY: The C part is only written by the atomic helpers under their locking and commit
+// ordering rules; the driver part is `Send + Sync`.
+unsafe impl<T: DriverCrtc> Send for CrtcState<T> {}
+
+// SAFETY: See `Send`; shared references only read the C part, except `event`, which is taken
+// under the device's event lock.
+unsafe impl<T: DriverCrtc> Sync for CrtcState<T> {}
+
+impl<T: DriverCrtc> CrtcState<T> {
+    /// Returns the raw `struct drm_crtc_state`.
+    pub fn as_raw(&self) -> *mut bindings::drm_crtc_state {
+        self.state.get()
+    }
+
+    fn container_ptr(state: *mut bindings::drm_crtc_state) -> *mut Self {
+        // SAFETY: Only computes an address; the callers guarantee that `state` is the `state`
+        // field of a `CrtcState<T>`.
+        unsafe { crate::container_of!(Opaque::cast_from(state), Self, state) }.cast_mut()
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` must be the C part of a `CrtcState<T>` valid for `'a`, whose driver data is not
+    /// mutated during `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_crtc_state) -> &'a Self {
+        // SAFETY: By the safety requirements.
+        unsafe { &*Self::container_ptr(ptr.cast_mut()) }
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` must be the C part of a `CrtcState<T>` valid for `'a`, to which no other reference
+    /// exists during `'a`.
+    pub(crate) unsafe fn from_raw_mut<'a>(ptr: *mut bindings::drm_crtc_state) -> &'a mut Self {
+        // SAFETY: By the safety requirements.
+        unsafe { &mut *Self::container_ptr(ptr) }
+    }
+
+    /// Returns the CRTC of this state.
+    pub fn crtc(&self) -> &Crtc<T> {
+        // SAFETY: `crtc` is set at creation to the state's `Crtc<T>`, which outlives its
+        // states.
+        unsafe { Crtc::from_raw((*self.as_raw()).crtc) }
+    }
+
+    /// Returns whether the CRTC should be enabled (`enable`).
+    pub fn enable(&self) -> bool {
+        // SAFETY: `self.as_raw()` is valid; a plain field read.
+        unsafe { (*self.as_raw()).enable }
+    }
+
+    /// Returns whether the CRTC should be actively displaying (`active`).
+    pub fn active(&self) -> bool {
+        // SAFETY: As above.
+        unsafe { (*self.as_raw()).active }
+    }
+
+    /// Returns whether this state needs a full modeset (`drm_atomic_crtc_needs_modeset()`).
+    pub fn needs_modeset(&self) -> bool {
+        // SAFETY: `self.as_raw()` is valid.
+        unsafe { bindings::drm_atomic_crtc_needs_modeset(self.as_raw()) }
+    }
+
+    /// Returns the mode requested by userspace.
+    pub fn mode(&self) -> &DisplayMode {
+        // SAFETY: `mode` is embedded in the state and lives as long as it.
+        unsafe { DisplayMode::from_raw(&raw const (*self.as_raw()).mode) }
+    }
+
+    /// Returns the mode adjusted for the hardware (`adjusted_mode`).
+    pub fn adjusted_mode(&self) -> &DisplayMode {
+        // SAFETY: As above.
+        unsafe { DisplayMode::from_raw(&raw const (*self.as_raw()).adjusted_mode) }
+    }
+
+    /// Returns the mask of the planes attached to the CRTC in this state (`plane_mask`).
+    pub fn plane_mask(&self) -> u32 {
+        // SAFETY: As above.
+        unsafe { (*self.as_raw()).plane_mask }
+    }
+
+    extern "C" fn create_callback(crtc: *mut bindings::drm_crtc) -> *mut bindings::drm_crtc_state {
+        let new = KBox::new(
+            Self {
+                state: Opaque::zeroed(),
+                data: T::State::default(),
+            },
+            GFP_KERNEL,
+        );
+        let Ok(new) = new else {
+            return ENOMEM.to_ptr();
+        };
+        let new = KBox::into_raw(new);
+
+        // SAFETY: `new` is valid.
+        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
+
+        // SAFETY: `state` is a zeroed state and `crtc` a valid CRTC of ours.
+        // INVARIANT: The state is initialised and owned by the caller, who destroys it through
+        // `destroy_callback()`.
+        unsafe { bindings::__drm_atomic_helper_crtc_state_init(state, crtc) };
+        state
+    }
+
+    extern "C" fn duplicate_callback(
+        crtc: *mut bindings::drm_crtc,
+    ) -> *mut bindings::drm_crtc_state {
+        // SAFETY: The helpers duplicate the current state with the CRTC's modeset lock held.
+        let current = unsafe { (*crtc).state };
+        if current.is_null() {
+            return ptr::null_mut();
+        }
+
+        // SAFETY: All states of a `Crtc<T>` are `CrtcState<T>` (type invariant of `Crtc`); the
+        // current state's driver data is not mutated any more (it was checked).
+        let current = unsafe { Self::from_raw(current) };
+
+        let Ok(new) = KBox::new(
+            Self {
+                state: Opaque::zeroed(),
+                data: current.data.clone(),
+            },
+            GFP_KERNEL,
+        ) else {
+            return ptr::null_mut();
+        };
+        let new = KBox::into_raw(new);
+
+        // SAFETY: `new` is valid.
+        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
+
+        // SAFETY: `state` is a fresh state and `crtc` has a current state to copy.
+        // INVARIANT: As in `create_callback()`.
+        unsafe { bindings::__drm_atomic_helper_crtc_duplicate_state(crtc, state) };
+        state
+    }
+
+    extern "C" fn destroy_callback(
+        _crtc: *mut bindings::drm_crtc,
+        state: *mut bindings::drm_crtc_state,
+    ) {
+        // SAFETY: `state` is a state of ours that nothing refers to any more.
+        unsafe { bindings::__drm_atomic_helper_crtc_destroy_state(state) };
+
+        // SAFETY: `state` was allocated by `create_callback()` or `duplicate_callback()`.
+        drop(unsafe { KBox::from_raw(Self::container_ptr(state)) });
+    }
+}
+
+impl<T: DriverCrtc> Deref for CrtcState<T> {
+    type Target = T::State;
+
+    fn deref(&self) -> &T::State {
+        &self.data
+    }
+}
+
+impl<T: DriverCrtc> DerefMut for CrtcState<T> {
+    fn deref_mut(&mut self) -> &mut T::State {
+        &mut self.data
+    }
+}
