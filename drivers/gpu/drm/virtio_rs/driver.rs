@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Binding to virtio-gpu devices: feature negotiation, queues, and the display query.
+//! Binding to virtio-gpu devices: feature negotiation, queues, the display query and the DRM
+//! device.
 
 use crate::{
+    display,
+    drm::{
+        BoundData,
+        DrmData,
+        ScanoutInfo,
+        VirtioGpuDrm, //
+    },
+    gem::ResourceIds,
     protocol::{
         self,
         config,
@@ -14,9 +23,16 @@ use crate::{
 use kernel::{
     device::{
         self,
+        Bound,
         Core, //
     },
+    drm::{
+        self as kdrm,
+        kms::Edid, //
+    },
+    new_mutex, pci,
     prelude::*,
+    sync::Arc,
     virtio::{
         self,
         features::VERSION_1, //
@@ -26,9 +42,11 @@ use kernel::{
 pub(crate) struct VirtioGpuDriver;
 
 /// A bound virtio-gpu device.
-pub(crate) struct VirtioGpu {
+pub(crate) struct VirtioGpu<'bound> {
+    /// The DRM device, unregistered (and its display shut down) when this is dropped.
+    _reg: kdrm::Registration<'bound, VirtioGpuDrm>,
     /// Owns the virtqueues for as long as the device is bound.
-    _queue: CommandQueue,
+    _queue: Arc<CommandQueue>,
 }
 
 kernel::virtio_device_table!(VIRTIO_TABLE, [virtio::DeviceId::new(virtio::ids::GPU)]);
@@ -43,7 +61,7 @@ const FEATURES: [u32; 4] = [
 
 #[vtable]
 impl virtio::Driver for VirtioGpuDriver {
-    type Data<'bound> = VirtioGpu;
+    type Data<'bound> = VirtioGpu<'bound>;
     const ID_TABLE: virtio::IdTable = &VIRTIO_TABLE;
     const FEATURES: &'static [u32] = &FEATURES;
 
@@ -55,7 +73,7 @@ impl virtio::Driver for VirtioGpuDriver {
 }
 
 /// Reads how many scanouts the device has, within what the protocol allows.
-fn num_scanouts(vdev: &virtio::Device<device::Bound>) -> Result<usize> {
+fn num_scanouts(vdev: &virtio::Device<Bound>) -> Result<usize> {
     let count: u32 = vdev.config_read(config::NUM_SCANOUTS)?;
     let count = usize::try_from(count).map_err(|_| EINVAL)?;
     if count == 0 {
@@ -73,7 +91,7 @@ fn num_scanouts(vdev: &virtio::Device<device::Bound>) -> Result<usize> {
     Ok(count.min(protocol::MAX_SCANOUTS))
 }
 
-fn feature_sign(vdev: &virtio::Device<device::Bound>, bit: u32) -> char {
+fn feature_sign(vdev: &virtio::Device<Bound>, bit: u32) -> char {
     if vdev.has_feature(bit) {
         '+'
     } else {
@@ -81,8 +99,8 @@ fn feature_sign(vdev: &virtio::Device<device::Bound>, bit: u32) -> char {
     }
 }
 
-impl VirtioGpu {
-    fn new(vdev: &virtio::Device<Core<'_>>) -> Result<Self> {
+impl<'bound> VirtioGpu<'bound> {
+    fn new(vdev: &'bound virtio::Device<Core<'_>>) -> Result<Self> {
         let dev: &device::Device = vdev.as_ref();
         if !vdev.has_feature(VERSION_1) {
             dev_err!(dev, "the device does not offer virtio 1.0\n");
@@ -96,34 +114,85 @@ impl VirtioGpu {
             feature_sign(vdev, features::BLOB_ALIGNMENT)
         );
 
+        // The DRM device hangs off the transport (the PCI function), like the C driver's, so
+        // user space finds it by its PCI bus id.
+        let pdev: &'bound pci::Device<Bound> = vdev.dma_device().try_into().inspect_err(|_| {
+            dev_err!(dev, "virtio_rs drives virtio-gpu devices on PCI only\n");
+        })?;
+
         let count = num_scanouts(vdev)?;
-        let queue = CommandQueue::new(vdev)?;
+        let has_edid = vdev.has_feature(features::EDID);
+        let queue = Arc::new(CommandQueue::new(vdev)?, GFP_KERNEL)?;
+        let scanouts = query_scanouts(vdev, &queue, count, has_edid)?;
 
-        let info = queue.call(&protocol::GetDisplayInfo::new())?;
-        for (index, display) in info.scanouts().iter().take(count).enumerate() {
-            report_scanout(vdev, &queue, index, display)?;
-        }
+        let drm = kdrm::UnregisteredDevice::<VirtioGpuDrm>::new(
+            pdev,
+            try_pin_init!(DrmData {
+                num_scanouts: u32::try_from(count).map_err(|_| EINVAL)?,
+                blob: vdev.has_feature(features::RESOURCE_BLOB),
+                scanouts <- new_mutex!(scanouts),
+            }),
+        )?;
+        display::init(&drm, has_edid)?;
+        let bound_queue = queue.clone();
+        let reg = kdrm::Registration::new_static(
+            pdev.as_ref(),
+            drm,
+            try_pin_init!(BoundData {
+                queue: bound_queue,
+                ids <- ResourceIds::new(),
+            }),
+            0,
+        )?;
+        reg.setup_fbdev();
 
-        Ok(Self { _queue: queue })
+        Ok(Self {
+            _reg: reg,
+            _queue: queue,
+        })
     }
 }
 
-/// Reads the EDID of scanout `index` if the device offers EDIDs, and logs what is known of it.
-fn report_scanout(
-    vdev: &virtio::Device<device::Bound>,
+/// Asks the device for its display configuration and EDIDs; logs one line per scanout.
+fn query_scanouts(
+    vdev: &virtio::Device<Bound>,
     queue: &CommandQueue,
+    count: usize,
+    has_edid: bool,
+) -> Result<KVec<ScanoutInfo>> {
+    let info = queue.call(&protocol::GetDisplayInfo::new())?;
+    let mut scanouts = KVec::with_capacity(count, GFP_KERNEL)?;
+    for (index, display) in info.scanouts().iter().take(count).enumerate() {
+        let edid = if has_edid {
+            read_edid(queue, index)?
+        } else {
+            None
+        };
+        report_scanout(vdev, index, display, edid.as_ref());
+        let (_, _, width, height) = display.rect().get();
+        scanouts.push(
+            ScanoutInfo {
+                enabled: display.enabled(),
+                width,
+                height,
+                edid: edid.and_then(|bytes| Edid::from_bytes(&bytes).ok()),
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(scanouts)
+}
+
+/// Logs what is known of scanout `index`.
+fn report_scanout(
+    vdev: &virtio::Device<Bound>,
     index: usize,
     display: &DisplayOne,
-) -> Result {
-    let dev: &device::Device = vdev.as_ref();
-    let edid = if vdev.has_feature(features::EDID) {
-        Some(read_edid(queue, index)?)
-    } else {
-        None
-    };
+    edid: Option<&KVec<u8>>,
+) {
     let (x, y, width, height) = display.rect().get();
     dev_info!(
-        dev,
+        vdev.as_ref(),
         "scanout {}: {}, {}x{}+{}+{}, EDID {}\n",
         index,
         if display.enabled() {
@@ -135,15 +204,21 @@ fn report_scanout(
         height,
         x,
         y,
-        edid.as_ref().map_or(0, |e| e.len())
+        edid.map_or(0, |e| e.len())
     );
-    Ok(())
 }
 
-fn read_edid(queue: &CommandQueue, index: usize) -> Result<KVec<u8>> {
+/// Reads the EDID of scanout `index`: the blocks its base block announces, or `None` if the
+/// device has none for it.
+fn read_edid(queue: &CommandQueue, index: usize) -> Result<Option<KVec<u8>>> {
     let scanout = u32::try_from(index).map_err(|_| EINVAL)?;
     let resp = queue.call(&protocol::GetEdid::new(scanout))?;
+    let blob = resp.edid()?;
+    let Some(&extensions) = blob.get(126) else {
+        return Ok(None);
+    };
+    let len = (usize::from(extensions) + 1) * 128;
     let mut edid = KVec::new();
-    edid.extend_from_slice(resp.edid()?, GFP_KERNEL)?;
-    Ok(edid)
+    edid.extend_from_slice(blob.get(..len).unwrap_or(blob), GFP_KERNEL)?;
+    Ok(Some(edid))
 }

@@ -10,7 +10,8 @@
 use crate::protocol::{
     self,
     Command,
-    CtrlHdr, //
+    CtrlHdr,
+    UpdateCursor, //
 };
 use kernel::{
     device, new_condvar, new_mutex, new_spinlock,
@@ -33,10 +34,24 @@ use kernel::{
         Virtqueue, //
     },
 };
-use zerocopy::FromZeros;
+use zerocopy::{
+    FromZeros,
+    Immutable,
+    IntoBytes, //
+};
+
+/// A copy of `bytes` the device can read.
+fn bytes_of(bytes: &[u8]) -> Result<KVec<u8>> {
+    let mut v = KVec::new();
+    v.extend_from_slice(bytes, GFP_KERNEL)?;
+    Ok(v)
+}
 
 /// The index of the control queue.
 const CONTROL: usize = 0;
+
+/// The index of the cursor queue, whose commands have no response.
+const CURSOR: usize = 1;
 
 /// How long a caller waits for a response (or for room in the ring) before giving up on a
 /// device that stopped answering.
@@ -49,9 +64,11 @@ struct Reply {
     response: SpinLock<Option<(KVec<u8>, usize)>>,
 }
 
-/// A command on its way through the control queue.
+/// A command on its way through a queue.
 pub(crate) struct Request {
     command: KVec<u8>,
+    /// Data following the command, e.g. the memory entries of a resource.
+    payload: KVec<u8>,
     response: KVec<u8>,
     reply: Option<Arc<Reply>>,
 }
@@ -59,6 +76,7 @@ pub(crate) struct Request {
 impl virtio::Buffer for Request {
     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
         segments.readable_slice(&self.command)?;
+        segments.readable_slice(&self.payload)?;
         segments.writable_slice(&mut self.response)
     }
 }
@@ -162,9 +180,9 @@ impl CommandQueue {
         Ok(())
     }
 
-    /// Adds `request` to the control queue, waiting while the ring is full.
-    fn submit(&self, mut request: KBox<Request>) -> Result {
-        let queue = self.queues.get(CONTROL).ok_or(ENODEV)?;
+    /// Adds `request` to queue `index`, waiting while the ring is full.
+    fn submit(&self, index: usize, mut request: KBox<Request>) -> Result {
+        let queue = self.queues.get(index).ok_or(ENODEV)?;
         loop {
             let seen = self.generation();
             let added = {
@@ -188,9 +206,16 @@ impl CommandQueue {
 
     /// Sends `command` and returns the device's response to it.
     pub(crate) fn call<C: Command>(&self, command: &C) -> Result<KBox<C::Response>> {
+        self.call_with::<C, u8>(command, &[])
+    }
+
+    /// Sends `command` followed by `payload` and returns the device's response.
+    pub(crate) fn call_with<C: Command, P: IntoBytes + Immutable>(
+        &self,
+        command: &C,
+        payload: &[P],
+    ) -> Result<KBox<C::Response>> {
         let size = core::mem::size_of::<C::Response>();
-        let mut bytes = KVec::new();
-        bytes.extend_from_slice(command.as_bytes(), GFP_KERNEL)?;
         let mut response = KVec::new();
         response.resize(size, 0u8, GFP_KERNEL)?;
         let reply = Arc::pin_init(
@@ -201,14 +226,18 @@ impl CommandQueue {
         )?;
 
         let seen = self.generation();
-        self.submit(KBox::new(
-            Request {
-                command: bytes,
-                response,
-                reply: Some(reply.clone()),
-            },
-            GFP_KERNEL,
-        )?)?;
+        self.submit(
+            CONTROL,
+            KBox::new(
+                Request {
+                    command: bytes_of(command.as_bytes())?,
+                    payload: bytes_of(payload.as_bytes())?,
+                    response,
+                    reply: Some(reply.clone()),
+                },
+                GFP_KERNEL,
+            )?,
+        )?;
 
         let mut seen = seen;
         let (response, len) = loop {
@@ -219,6 +248,22 @@ impl CommandQueue {
             seen = self.generation();
         };
         self.decode::<C>(&response[..len])
+    }
+
+    /// Sends a cursor command; the cursor queue has no responses to wait for.
+    pub(crate) fn cursor(&self, command: &UpdateCursor) -> Result {
+        self.submit(
+            CURSOR,
+            KBox::new(
+                Request {
+                    command: bytes_of(command.as_bytes())?,
+                    payload: KVec::new(),
+                    response: KVec::new(),
+                    reply: None,
+                },
+                GFP_KERNEL,
+            )?,
+        )
     }
 
     fn decode<C: Command>(&self, bytes: &[u8]) -> Result<KBox<C::Response>> {

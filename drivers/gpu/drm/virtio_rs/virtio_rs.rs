@@ -2,7 +2,10 @@
 
 //! virtio_rs: a Rust driver for the display side of virtio-gpu devices.
 
+mod display;
 mod driver;
+mod drm;
+mod gem;
 mod protocol;
 mod queue;
 

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The display pipeline: per scanout a CRTC, a primary and a cursor plane, a virtual encoder and
+//! a virtual connector.
+
+use crate::{
+    drm::{
+        VirtioDrmDevice,
+        VirtioGpuDrm, //
+    },
+    gem::Object,
+    protocol::{
+        format as virtio_format,
+        BlobLayout,
+        Rect,
+        ResourceFlush,
+        SetScanout,
+        SetScanoutBlob,
+        TransferToHost2d,
+        UpdateCursor, //
+    },
+    queue::CommandQueue,
+};
+use kernel::{
+    drm::{
+        self,
+        kms::{
+            self,
+            format,
+            AtomicCommit,
+            BlendModes,
+            ConnectorProbe,
+            ConnectorStatus,
+            ConnectorType,
+            Crtc,
+            CrtcState,
+            DisplayMode,
+            EncoderType,
+            KmsBuilder,
+            ModeConfigInfo,
+            ModeStatus,
+            Plane,
+            PlaneConfig,
+            PlaneState,
+            PlaneType, //
+        },
+    },
+    prelude::*,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
+};
+
+/// Framebuffer and mode limits, as the C driver's.
+const XRES_MIN: u32 = 32;
+const YRES_MIN: u32 = 32;
+const XRES_DEF: u32 = 1024;
+const YRES_DEF: u32 = 768;
+const XRES_MAX: u32 = 8192;
+const YRES_MAX: u32 = 8192;
+
+impl kms::KmsDriver for VirtioGpuDrm {
+    type Crtc = Output;
+    type Plane = OutputPlane;
+    type Encoder = VirtualEncoder;
+    type Connector = OutputConnector;
+
+    const VBLANK: kms::VblankSupport = kms::VblankSupport::Timer;
+
+    fn fb_check(
+        dev: &VirtioDrmDevice<drm::Ioctl>,
+        _info: &kms::FormatInfo,
+        request: &kms::FbCreateRequest,
+    ) -> Result {
+        match request.pixel_format() {
+            format::HOST_XRGB8888 | format::HOST_ARGB8888 => Ok(()),
+            other => {
+                drm_dbg_fb(dev, other);
+                Err(ENOENT)
+            }
+        }
+    }
+}
+
+fn drm_dbg_fb(dev: &VirtioDrmDevice<drm::Ioctl>, fourcc: u32) {
+    let parent: &kernel::device::Device = dev.as_ref().as_ref();
+    dev_dbg!(parent, "framebuffer format {:#x} not supported\n", fourcc);
+}
+
+/// The CRTC of a scanout.
+#[pin_data]
+pub(crate) struct Output {
+    scanout: u32,
+    /// Set by a modeset commit; the next primary update sets the scanout again.
+    needs_modeset: Atomic<bool>,
+}
+
+#[vtable]
+impl kms::DriverCrtc for Output {
+    type Driver = VirtioGpuDrm;
+    type State = ();
+
+    fn atomic_disable(
+        crtc: &Crtc<Self>,
+        _new: &CrtcState<Self>,
+        _old: &CrtcState<Self>,
+        commit: &AtomicCommit<'_, VirtioGpuDrm>,
+    ) {
+        with_queue(commit, |queue| {
+            let _ = queue.call(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
+        });
+    }
+
+    fn atomic_flush(
+        crtc: &Crtc<Self>,
+        new: &CrtcState<Self>,
+        _old: &CrtcState<Self>,
+        _commit: &AtomicCommit<'_, VirtioGpuDrm>,
+    ) {
+        if new.needs_modeset() {
+            crtc.needs_modeset.store(true, Relaxed);
+        }
+    }
+}
+
+/// Runs `f` with the control queue while the device is bound; afterwards there is no host to
+/// tell anything.
+fn with_queue(commit: &AtomicCommit<'_, VirtioGpuDrm>, f: impl FnOnce(&CommandQueue)) {
+    if let Some(guard) = commit.device().registration_guard() {
+        guard.registration_data_with(|bound| f(&bound.queue));
+    }
+}
+
+/// A plane (primary or cursor) of a scanout.
+#[pin_data]
+pub(crate) struct OutputPlane {}
+
+#[vtable]
+impl kms::DriverPlane for OutputPlane {
+    type Driver = VirtioGpuDrm;
+    type State = ();
+    type FbPrepared = ();
+
+    fn atomic_check(
+        plane: &Plane<Self>,
+        new: &mut PlaneState<Self>,
+        old: &PlaneState<Self>,
+        commit: &kms::AtomicCheck<'_, VirtioGpuDrm>,
+    ) -> Result {
+        // A new buffer is uploaded whole.
+        if new.fb().map(|f| f.as_raw()) != old.fb().map(|f| f.as_raw()) {
+            new.set_ignore_damage_clips(true);
+        }
+        let Some(crtc) = new.crtc() else {
+            return Ok(());
+        };
+        let crtc_state = commit.crtc_state(crtc)?;
+        let can_position = plane.plane_type() == PlaneType::Cursor;
+        new.check_plane_state(crtc_state, kms::Scaling::None, can_position, true)
+    }
+
+    fn atomic_update(
+        plane: &Plane<Self>,
+        new: &PlaneState<Self>,
+        old: &PlaneState<Self>,
+        commit: &AtomicCommit<'_, VirtioGpuDrm>,
+    ) {
+        let Some(output) = old.crtc().or(new.crtc()) else {
+            return;
+        };
+        with_queue(commit, |queue| match plane.plane_type() {
+            PlaneType::Cursor => update_cursor(queue, output, new, old),
+            _ => update_primary(queue, output, new, old, commit),
+        });
+    }
+}
+
+fn fb_object<'a>(state: &'a PlaneState<OutputPlane>) -> Option<&'a Object> {
+    state.fb().and_then(|fb| fb.gem_object(0).ok())
+}
+
+/// The source rectangle of `state` in whole pixels.
+fn src_pixels(state: &PlaneState<OutputPlane>) -> Rect {
+    let (x, y, w, h) = state.src_rect();
+    Rect::new(x >> 16, y >> 16, w >> 16, h >> 16)
+}
+
+fn update_primary(
+    queue: &CommandQueue,
+    output: &Crtc<Output>,
+    new: &PlaneState<OutputPlane>,
+    old: &PlaneState<OutputPlane>,
+    commit: &AtomicCommit<'_, VirtioGpuDrm>,
+) {
+    let active = commit.new_crtc_state(output).is_some_and(|s| s.active())
+        || (commit.new_crtc_state(output).is_none() && new.crtc().is_some());
+    let (Some(fb), true) = (new.fb(), active) else {
+        let _ = queue.call(&SetScanout::new(output.scanout, 0, src_pixels(new)));
+        return;
+    };
+    let Some(damage) = new.damage_merged(old) else {
+        return;
+    };
+    let Ok(obj) = fb.gem_object(0) else {
+        return;
+    };
+    let (x, y) = (damage.x1.max(0) as u32, damage.y1.max(0) as u32);
+    let r = Rect::new(
+        x,
+        y,
+        damage.width().max(0) as u32,
+        damage.height().max(0) as u32,
+    );
+    let id = obj.resource_id();
+
+    if obj.dumb() {
+        let pitch = u64::from(fb.pitch(0));
+        let offset = u64::from(x) * 4 + u64::from(y) * pitch;
+        let _ = queue.call(&TransferToHost2d::new(id, r, offset));
+    }
+
+    let changed = old.fb().map(|f| f.as_raw()) != Some(fb.as_raw())
+        || new.src_rect() != old.src_rect()
+        || output.needs_modeset.xchg(false, Relaxed);
+    if changed {
+        let src = src_pixels(new);
+        if obj.blob() {
+            let layout = BlobLayout {
+                width: fb.width(),
+                height: fb.height(),
+                format: virtio_format::from_drm(fb.format().format()).unwrap_or(0),
+                strides: [fb.pitch(0), fb.pitch(1), fb.pitch(2), fb.pitch(3)],
+                offsets: [fb.offset(0), fb.offset(1), fb.offset(2), fb.offset(3)],
+            };
+            let _ = queue.call(&SetScanoutBlob::new(output.scanout, id, src, &layout));
+        } else {
+            let _ = queue.call(&SetScanout::new(output.scanout, id, src));
+        }
+    }
+    let _ = queue.call(&ResourceFlush::new(id, r));
+}
+
+fn update_cursor(
+    queue: &CommandQueue,
+    output: &Crtc<Output>,
+    new: &PlaneState<OutputPlane>,
+    old: &PlaneState<OutputPlane>,
+) {
+    let pos = new.crtc_rect();
+    let pos = (pos.x1, pos.y1);
+    if new.fb().map(|f| f.as_raw()) == old.fb().map(|f| f.as_raw()) {
+        let _ = queue.cursor(&UpdateCursor::move_to(output.scanout, pos));
+        return;
+    }
+    let (id, hotspot) = match fb_object(new) {
+        Some(obj) => {
+            if obj.dumb() {
+                let dst = new.crtc_rect();
+                let r = Rect::new(0, 0, dst.width().max(0) as u32, dst.height().max(0) as u32);
+                let _ = queue.call(&TransferToHost2d::new(obj.resource_id(), r, 0));
+            }
+            (obj.resource_id(), new.hotspot())
+        }
+        None => (0, (0, 0)),
+    };
+    let _ = queue.cursor(&UpdateCursor::update(output.scanout, pos, id, hotspot));
+}
+
+/// The virtual encoder of a scanout.
+#[pin_data]
+pub(crate) struct VirtualEncoder {}
+
+impl kms::DriverEncoder for VirtualEncoder {
+    type Driver = VirtioGpuDrm;
+}
+
+/// The virtual connector of a scanout.
+#[pin_data]
+pub(crate) struct OutputConnector {
+    scanout: u32,
+}
+
+#[vtable]
+impl kms::DriverConnector for OutputConnector {
+    type Driver = VirtioGpuDrm;
+    type State = ();
+
+    fn detect(connector: &kms::Connector<Self>, _force: bool) -> ConnectorStatus {
+        let scanouts = connector.drm_dev().scanouts.lock();
+        match scanouts.get(connector.scanout as usize) {
+            Some(info) if info.enabled => ConnectorStatus::Connected,
+            _ => ConnectorStatus::Disconnected,
+        }
+    }
+
+    fn get_modes(connector: &kms::Connector<Self>, probe: &mut ConnectorProbe<'_, Self>) -> Result {
+        let scanouts = connector.drm_dev().scanouts.lock();
+        let info = scanouts.get(connector.scanout as usize).ok_or(EINVAL)?;
+
+        probe.update_edid(info.edid.as_ref())?;
+        if probe.add_edid_modes() > 0 {
+            return Ok(());
+        }
+        probe.add_modes_noedid(XRES_MAX, YRES_MAX);
+        if info.width == 0 || info.height == 0 {
+            probe.set_preferred_mode(XRES_DEF, YRES_DEF);
+        } else {
+            probe.add_cvt_mode(info.width, info.height, 60, true)?;
+        }
+        Ok(())
+    }
+
+    fn mode_valid(connector: &kms::Connector<Self>, mode: &DisplayMode) -> ModeStatus {
+        let scanouts = connector.drm_dev().scanouts.lock();
+        let Some(info) = scanouts.get(connector.scanout as usize) else {
+            return ModeStatus::BAD;
+        };
+        preferred_mode_valid(
+            mode.is_preferred(),
+            (u32::from(mode.hdisplay()), u32::from(mode.vdisplay())),
+            (info.width, info.height),
+        )
+    }
+}
+
+/// The C driver's rule: a preferred mode must be 1024x768 or at most 16 pixels smaller than the
+/// display in each direction; other modes are fine.
+fn preferred_mode_valid(preferred: bool, (w, h): (u32, u32), (dw, dh): (u32, u32)) -> ModeStatus {
+    if !preferred || (w, h) == (XRES_DEF, YRES_DEF) {
+        return ModeStatus::OK;
+    }
+    if (dw.saturating_sub(16)..=dw).contains(&w) && (dh.saturating_sub(16)..=dh).contains(&h) {
+        return ModeStatus::OK;
+    }
+    ModeStatus::BAD
+}
+
+/// Builds the display pipeline of `drm` before registration.
+pub(crate) fn init(drm: &drm::UnregisteredDevice<VirtioGpuDrm>, edid: bool) -> Result {
+    let kms = KmsBuilder::new(
+        drm,
+        &ModeConfigInfo {
+            min_size: (XRES_MIN, YRES_MIN),
+            max_size: (XRES_MAX, YRES_MAX),
+            cursor_size: None,
+            preferred_depth: 0,
+            prefer_shadow: false,
+            prefer_host_byte_order: true,
+            fb_modifiers_not_supported: true,
+        },
+    )?;
+
+    for scanout in 0..drm.num_scanouts {
+        let mask = 1 << scanout;
+        let primary = kms.add_plane(
+            &PlaneConfig {
+                plane_type: PlaneType::Primary,
+                possible_crtcs: mask,
+                formats: &[format::HOST_XRGB8888],
+                modifiers: None,
+                damage_clips: true,
+                blend_modes: None,
+                name: None,
+            },
+            try_pin_init!(OutputPlane {}),
+        )?;
+        let cursor = kms.add_plane(
+            &PlaneConfig {
+                plane_type: PlaneType::Cursor,
+                possible_crtcs: mask,
+                formats: &[format::HOST_ARGB8888],
+                modifiers: None,
+                damage_clips: false,
+                blend_modes: Some(BlendModes::PREMULTI),
+                name: None,
+            },
+            try_pin_init!(OutputPlane {}),
+        )?;
+        kms.add_crtc(
+            primary,
+            Some(cursor),
+            None,
+            try_pin_init!(Output {
+                scanout,
+                needs_modeset: Atomic::new(false),
+            }),
+        )?;
+        let encoder =
+            kms.add_encoder(EncoderType::Virtual, mask, try_pin_init!(VirtualEncoder {}))?;
+        kms.add_connector(
+            ConnectorType::Virtual,
+            &[encoder],
+            edid,
+            try_pin_init!(OutputConnector { scanout }),
+        )?;
+    }
+    kms.finish()
+}
+
+#[kunit_tests(virtio_rs_display)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_valid_rules() {
+        // Not preferred: always fine.
+        assert!(preferred_mode_valid(false, (640, 480), (1920, 1080)) == ModeStatus::OK);
+        // Preferred 1024x768: always fine.
+        assert!(preferred_mode_valid(true, (1024, 768), (1920, 1080)) == ModeStatus::OK);
+        // Preferred within 16 pixels below the display size.
+        assert!(preferred_mode_valid(true, (1912, 1080), (1920, 1080)) == ModeStatus::OK);
+        assert!(preferred_mode_valid(true, (1904, 1064), (1920, 1080)) == ModeStatus::OK);
+        assert!(preferred_mode_valid(true, (1903, 1080), (1920, 1080)) == ModeStatus::BAD);
+        assert!(preferred_mode_valid(true, (1921, 1080), (1920, 1080)) == ModeStatus::BAD);
+        // No display size: only 1024x768 may be preferred.
+        assert!(preferred_mode_valid(true, (16, 16), (0, 0)) == ModeStatus::BAD);
+        assert!(preferred_mode_valid(true, (0, 0), (10, 10)) == ModeStatus::OK);
+        assert!(preferred_mode_valid(true, (800, 600), (0, 0)) == ModeStatus::BAD);
+    }
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Buffer objects: shmem GEM objects backing host resources.
+
+use crate::{
+    drm::{
+        BoundData,
+        VirtioDrmDevice,
+        VirtioGpuDrm, //
+    },
+    protocol::{
+        format,
+        MemEntry,
+        ResourceAttachBacking,
+        ResourceCreate2d,
+        ResourceCreateBlob,
+        ResourceUnref, //
+    },
+    queue::CommandQueue,
+};
+use kernel::{
+    device::{
+        self,
+        Bound, //
+    },
+    drm::{
+        self,
+        gem::{
+            self,
+            shmem, //
+        },
+    },
+    new_spinlock, pci,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Acquire,
+            Atomic,
+            Release, //
+        },
+        Arc,
+        SpinLock, //
+    },
+};
+
+/// A buffer object of this driver.
+pub(crate) type Object = shmem::Object<VirtioObject>;
+
+/// Hands out host resource ids; 0 means "no resource" on the wire.
+///
+/// Ids are never reused within a binding (as the C driver does by default), so a command
+/// still in flight can never name a newer resource.
+#[pin_data]
+pub(crate) struct ResourceIds {
+    #[pin]
+    next: SpinLock<u32>,
+}
+
+impl ResourceIds {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            next <- new_spinlock!(1),
+        })
+    }
+
+    /// A fresh resource id, or `ENOSPC` once all were handed out.
+    pub(crate) fn alloc(&self) -> Result<u32> {
+        let mut next = self.next.lock();
+        let id = *next;
+        *next = id.checked_add(1).ok_or(ENOSPC)?;
+        Ok(id)
+    }
+}
+
+/// What a buffer object knows of its host resource.
+#[pin_data(PinnedDrop)]
+pub(crate) struct VirtioObject {
+    resource_id: u32,
+    /// The host resource exists (it was created and must be unreferenced).
+    created: Atomic<bool>,
+    /// Dumb buffers are uploaded with TRANSFER_TO_HOST_2D before they are shown.
+    dumb: bool,
+    /// The resource is a blob: shown with SET_SCANOUT_BLOB.
+    blob: bool,
+    queue: Arc<CommandQueue>,
+}
+
+/// How to create a [`VirtioObject`].
+pub(crate) struct ObjectArgs {
+    resource_id: u32,
+    dumb: bool,
+    blob: bool,
+    queue: Arc<CommandQueue>,
+}
+
+impl gem::DriverObject for VirtioObject {
+    type Driver = VirtioGpuDrm;
+    type Args = ObjectArgs;
+
+    fn new(_dev: &VirtioDrmDevice, _size: usize, args: ObjectArgs) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            resource_id: args.resource_id,
+            created: Atomic::new(false),
+            dumb: args.dumb,
+            blob: args.blob,
+            queue: args.queue,
+        })
+    }
+}
+
+impl VirtioObject {
+    pub(crate) fn resource_id(&self) -> u32 {
+        self.resource_id
+    }
+
+    pub(crate) fn dumb(&self) -> bool {
+        self.dumb
+    }
+
+    pub(crate) fn blob(&self) -> bool {
+        self.blob
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for VirtioObject {
+    fn drop(self: Pin<&mut Self>) {
+        if self.created.load(Acquire) {
+            // Wait for the answer: the host must be done with the pages before they are freed.
+            // Once the device is gone the queue reports ENODEV and there is no host left.
+            let _ = self.queue.call(&ResourceUnref::new(self.resource_id));
+        }
+    }
+}
+
+/// The guest memory of `obj` as the device sees it.
+fn mem_entries(obj: &Object, parent: &device::Device<Bound>) -> Result<KVec<MemEntry>> {
+    let sgt = obj.sg_table(parent)?;
+    let mut entries = KVec::new();
+    for sg in sgt.iter() {
+        let len = u32::try_from(sg.dma_len()).map_err(|_| EINVAL)?;
+        entries.push(MemEntry::new(sg.dma_address(), len), GFP_KERNEL)?;
+    }
+    Ok(entries)
+}
+
+/// Creates a dumb buffer of `width` x `height` XRGB8888 pixels in `size` bytes and its host
+/// resource: a guest blob when the device offers blobs, else a 2D resource with its backing.
+pub(crate) fn create_dumb(
+    drm: &VirtioDrmDevice<drm::Registered>,
+    bound: &BoundData,
+    width: u32,
+    height: u32,
+    size: u64,
+) -> Result<ARef<Object>> {
+    let len = usize::try_from(size).map_err(|_| EINVAL)?;
+    let resource_id = bound.ids.alloc()?;
+    let blob = drm.blob;
+    let obj = Object::new(
+        drm,
+        len,
+        shmem::ObjectConfig::default(),
+        ObjectArgs {
+            resource_id,
+            dumb: true,
+            blob,
+            queue: bound.queue.clone(),
+        },
+    )?;
+
+    let pdev: &pci::Device<Bound> = drm.as_ref();
+    let entries = mem_entries(&obj, pdev.as_ref())?;
+    let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
+    let queue = &bound.queue;
+    if blob {
+        queue.call_with(
+            &ResourceCreateBlob::guest(resource_id, count, size),
+            &entries,
+        )?;
+        obj.created.store(true, Release);
+    } else {
+        queue.call(&ResourceCreate2d::new(
+            resource_id,
+            format::B8G8R8X8_UNORM,
+            width,
+            height,
+        ))?;
+        obj.created.store(true, Release);
+        queue.call_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
+    }
+    Ok(obj)
+}
