@@ -1,10 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# demo (make run): virtio_rs drives the virtio GPU; show what it found.
+# demo (make run): virtio_rs drives the virtio GPU; its DRM device runs the
+# kernel console (fbdev emulation) on the output. Shows what the driver found
+# and saves a screendump of the console.
 
 dev=$(virtio_gpu_device) || fail "no virtio GPU device on the virtio bus"
 [ "$(bound_driver "$dev" | tr - _)" = virtio_rs ] || fail "virtio_rs is not bound"
-log "virtio_rs is bound to $(basename "$dev") (transport $(basename "$(readlink -f "$dev/..")"))"
-dmesg | grep "virtio_rs virtio" | while read -r line; do log "  $line"; done
+wait_for 10 drm_card_of "$dev" > /dev/null || fail "virtio_rs created no DRM device"
+card=$(drm_card_of "$dev")
+log "virtio_rs drives $(basename "$dev") as $(basename "$card") (parent $(basename "$(readlink -f "$card/device")"))"
+dmesg | grep -E "virtio_rs virtio|Initialized virtio_rs|virtio_rsdrmfb" | while read -r line; do
+	log "  $line"
+done
+[ -w /dev/tty1 ] || fail "no /dev/tty1 for the console"
+{
+	printf '\n  virtio_rs: the kernel console on a Rust virtio-gpu driver\n\n'
+	dmesg | grep -E "virtio_rs virtio" | sed 's/^/  /'
+} > /dev/tty1
 shot demo || fail "screendump failed"
 pass "virtio_rs drives $(basename "$dev")"
