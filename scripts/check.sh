@@ -72,7 +72,22 @@ for g in $groups; do
 			guest first-light "$driver" --blob true \
 				--expect-trace get_display_info --expect-trace get_edid \
 				--ignore-problem 'WARNING: at drm_mm_takedown\+'
-		done ;;
+		done
+		# modetest's SMPTE pattern, through blob resources and through 2D
+		# resources; the Rust driver's screen must equal the C driver's.
+		for driver in virtio_gpu virtio_rs; do
+			guest modetest "$driver" --blob true --expect-trace set_scanout_blob
+			run "pixels:modetest:$driver" python3 "$TOP/tests/png_check.py" smpte \
+				"$TOP/out/modetest-$driver/shot-pattern.png"
+		done
+		guest modetest virtio_rs --blob false --out /src/out/modetest-2d-virtio_rs \
+			--expect-trace res_create_2d --expect-trace res_back_attach
+		run "pixels:modetest-2d:virtio_rs" python3 "$TOP/tests/png_check.py" smpte \
+			"$TOP/out/modetest-2d-virtio_rs/shot-pattern.png"
+		run "pixels:modetest:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
+			"$TOP/out/modetest-virtio_rs/shot-pattern.png" \
+			"$TOP/out/modetest-virtio_gpu/shot-pattern.png"
+		;;
 	*)
 		die "unknown test group '$g'" ;;
 	esac

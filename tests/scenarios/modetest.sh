@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# modetest: libdrm's modetest sets 1024x768 on the first connected connector
+# with its test pattern (SMPTE bars, XRGB8888 dumb buffer); the host takes a
+# screendump and checks its pixels (tests/png_check.py).
+
+dev=$(virtio_gpu_device) || fail "no virtio GPU device on the virtio bus"
+wait_for 10 drm_card_of "$dev" > /dev/null || fail "$DRIVER created no DRM device"
+
+modetest -M "$DRIVER" -c > "$RESULTS/connectors.txt" 2>&1 ||
+	fail "modetest -c failed: $(tail -n 1 "$RESULTS/connectors.txt")"
+conn=$(awk '$3 == "connected" { print $1; exit }' "$RESULTS/connectors.txt")
+[ -n "$conn" ] || fail "no connected connector in modetest -c"
+log "connector $conn: $(grep -c '^  #' "$RESULTS/connectors.txt") modes listed"
+
+# modetest shows the pattern until it reads a line from stdin.
+mkfifo /tmp/modetest.in
+stdbuf -oL modetest -M "$DRIVER" -s "$conn:1024x768" < /tmp/modetest.in > "$RESULTS/modetest.txt" 2>&1 &
+pid=$!
+exec 3> /tmp/modetest.in
+wait_for 20 grep -q "setting mode" "$RESULTS/modetest.txt" ||
+	fail "modetest did not set the mode: $(tail -n 2 "$RESULTS/modetest.txt")"
+sleep 1
+shot pattern || fail "screendump failed"
+echo >&3
+exec 3>&-
+wait "$pid" || fail "modetest failed: $(tail -n 2 "$RESULTS/modetest.txt")"
+pass "modetest pattern on connector $conn"
