@@ -87,6 +87,11 @@ for g in $groups; do
 		run "pixels:modetest:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
 			"$TOP/out/modetest-virtio_rs/shot-pattern.png" \
 			"$TOP/out/modetest-virtio_gpu/shot-pattern.png"
+		# What each driver sent, side by side (differences are explained
+		# in notes/trace-differences.md).
+		python3 "$TOP/tests/trace_diff.py" "$TOP/out/modetest-virtio_gpu/trace.log" \
+			"$TOP/out/modetest-virtio_rs/trace.log" > "$TOP/out/trace-diff-modetest.txt" || true
+		log "command streams compared: out/trace-diff-modetest.txt"
 		;;
 	*)
 		die "unknown test group '$g'" ;;

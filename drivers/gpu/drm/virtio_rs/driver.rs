@@ -160,14 +160,19 @@ fn query_scanouts(
     count: usize,
     has_edid: bool,
 ) -> Result<KVec<ScanoutInfo>> {
-    let info = queue.call(&protocol::GetDisplayInfo::new())?;
-    let mut scanouts = KVec::with_capacity(count, GFP_KERNEL)?;
-    for (index, display) in info.scanouts().iter().take(count).enumerate() {
+    // EDIDs first, then the display info, in the C driver's order.
+    let mut edids = KVec::with_capacity(count, GFP_KERNEL)?;
+    for index in 0..count {
         let edid = if has_edid {
             read_edid(queue, index)?
         } else {
             None
         };
+        edids.push(edid, GFP_KERNEL)?;
+    }
+    let info = queue.call(&protocol::GetDisplayInfo::new())?;
+    let mut scanouts = KVec::with_capacity(count, GFP_KERNEL)?;
+    for ((index, display), edid) in info.scanouts().iter().enumerate().zip(edids) {
         report_scanout(vdev, index, display, edid.as_ref());
         let (_, _, width, height) = display.rect().get();
         scanouts.push(
