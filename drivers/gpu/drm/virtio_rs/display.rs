@@ -156,8 +156,11 @@ impl kms::DriverPlane for OutputPlane {
             return Ok(());
         };
         let crtc_state = commit.crtc_state(crtc)?;
-        let can_position = plane.plane_type() == PlaneType::Cursor;
-        new.check_plane_state(crtc_state, kms::Scaling::None, can_position, true)
+        let is_cursor = plane.plane_type() == PlaneType::Cursor;
+        if is_cursor {
+            check_cursor_size(commit.device(), new)?;
+        }
+        new.check_plane_state(crtc_state, kms::Scaling::None, is_cursor, true)
     }
 
     fn atomic_update(
@@ -174,6 +177,31 @@ impl kms::DriverPlane for OutputPlane {
             _ => update_primary(queue, output, new, old, commit),
         });
     }
+}
+
+/// The largest cursor the device takes (`struct virtio_gpu_update_cursor` has no size: the
+/// host reads a 64x64 image).
+const CURSOR_SIZE: u32 = 64;
+
+/// Refuses cursor images the device cannot show whole, unlike the C driver, which accepts them
+/// and lets the host crop.
+fn check_cursor_size(dev: &VirtioDrmDevice<drm::Ioctl>, state: &PlaneState<OutputPlane>) -> Result {
+    let Some(fb) = state.fb() else {
+        return Ok(());
+    };
+    if fb.width() > CURSOR_SIZE || fb.height() > CURSOR_SIZE {
+        let parent: &kernel::device::Device = dev.as_ref().as_ref();
+        dev_dbg!(
+            parent,
+            "cursor {}x{} is larger than {}x{}\n",
+            fb.width(),
+            fb.height(),
+            CURSOR_SIZE,
+            CURSOR_SIZE
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 fn fb_object<'a>(state: &'a PlaneState<OutputPlane>) -> Option<&'a Object> {
@@ -343,7 +371,7 @@ pub(crate) fn init(drm: &drm::UnregisteredDevice<VirtioGpuDrm>, edid: bool) -> R
         &ModeConfigInfo {
             min_size: (XRES_MIN, YRES_MIN),
             max_size: (XRES_MAX, YRES_MAX),
-            cursor_size: None,
+            cursor_size: Some((CURSOR_SIZE, CURSOR_SIZE)),
             preferred_depth: 0,
             prefer_shadow: false,
             prefer_host_byte_order: true,

@@ -191,3 +191,27 @@ pub(crate) fn create_dumb(
     }
     Ok(obj)
 }
+
+#[kunit_tests(virtio_rs_gem)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_ids_start_at_one_and_never_repeat() -> Result {
+        let ids = KBox::pin_init(ResourceIds::new(), GFP_KERNEL)?;
+        assert_eq!(ids.alloc()?, 1);
+        assert_eq!(ids.alloc()?, 2);
+        assert_eq!(ids.alloc()?, 3);
+        Ok(())
+    }
+
+    #[test]
+    fn resource_ids_run_out_instead_of_wrapping() -> Result {
+        let ids = KBox::pin_init(ResourceIds::new(), GFP_KERNEL)?;
+        *ids.next.lock() = u32::MAX - 1;
+        assert_eq!(ids.alloc()?, u32::MAX - 1);
+        assert_eq!(ids.alloc(), Err(ENOSPC));
+        assert_eq!(ids.alloc(), Err(ENOSPC));
+        Ok(())
+    }
+}
