@@ -87,6 +87,13 @@ for g in $groups; do
 		run "pixels:modetest:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
 			"$TOP/out/modetest-virtio_rs/shot-pattern.png" \
 			"$TOP/out/modetest-virtio_gpu/shot-pattern.png"
+		# Two heads: two CRTCs and connectors (the second one disconnected,
+		# as QEMU enables only the first head without a UI).
+		for driver in virtio_gpu virtio_rs; do
+			guest two-heads "$driver" --blob true --max-outputs 2
+		done
+		run "pixels:two-heads:virtio_rs" python3 "$TOP/tests/png_check.py" smpte \
+			"$TOP/out/two-heads-virtio_rs/shot-pattern.png"
 		# What each driver sent, side by side (differences are explained
 		# in notes/trace-differences.md).
 		python3 "$TOP/tests/trace_diff.py" "$TOP/out/modetest-virtio_gpu/trace.log" \
