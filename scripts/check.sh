@@ -94,6 +94,17 @@ for g in $groups; do
 		done
 		run "pixels:two-heads:virtio_rs" python3 "$TOP/tests/png_check.py" smpte \
 			"$TOP/out/two-heads-virtio_rs/shot-pattern.png"
+		# weston (DRM backend, pixman renderer) and a client: the desktop's
+		# colours, and the same desktop as with the C driver.
+		for driver in virtio_gpu virtio_rs; do
+			guest weston "$driver" --blob true
+			run "pixels:weston:$driver" sh -c "
+				python3 '$TOP/tests/png_check.py' color '$TOP/out/weston-$driver/shot-desktop.png' 900 600 2060a0 &&
+				python3 '$TOP/tests/png_check.py' color '$TOP/out/weston-$driver/shot-desktop.png' 500 10 c04000"
+		done
+		run "pixels:weston:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
+			"$TOP/out/weston-virtio_rs/shot-desktop.png" \
+			"$TOP/out/weston-virtio_gpu/shot-desktop.png"
 		# What each driver sent, side by side (differences are explained
 		# in notes/trace-differences.md).
 		python3 "$TOP/tests/trace_diff.py" "$TOP/out/modetest-virtio_gpu/trace.log" \

@@ -4,6 +4,7 @@
 
     png_check.py smpte SHOT.png        modetest's SMPTE bars are on screen
     png_check.py same A.png B.png      two screendumps are identical pixel for pixel
+    png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
 
 Exit status 0 when the check holds, 1 otherwise (with the first difference).
 Uses only the standard library (zlib), so it runs in the build root as is.
@@ -91,11 +92,21 @@ def check_same(a, b):
     return None
 
 
+def check_color(path, x, y, rgb):
+    _, _, rows = read_png(path)
+    want = tuple(int(rgb[i:i + 2], 16) for i in (0, 2, 4))
+    if rows[y][x] != want:
+        return f"{path}: pixel ({x},{y}) is {rows[y][x]}, expected {want}"
+    return None
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "smpte":
         err = check_smpte(argv[2])
     elif len(argv) == 4 and argv[1] == "same":
         err = check_same(argv[2], argv[3])
+    elif len(argv) == 6 and argv[1] == "color":
+        err = check_color(argv[2], int(argv[3]), int(argv[4]), argv[5])
     else:
         print(__doc__, file=sys.stderr)
         return 2
