@@ -22,6 +22,20 @@ wait_for 20 grep -q "setting mode" "$RESULTS/modetest.txt" ||
 	fail "modetest did not set the mode: $(tail -n 2 "$RESULTS/modetest.txt")"
 sleep 1
 shot pattern || fail "screendump failed"
+
+# virtio_rs reports its features and live resources in debugfs.
+if [ "$DRIVER" = virtio_rs ]; then
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+	dbg=$(ls -d /sys/kernel/debug/virtio_rs-* 2>/dev/null | head -n 1)
+	[ -n "$dbg" ] || fail "no virtio_rs debugfs directory"
+	cat "$dbg/features" > "$RESULTS/debugfs-features.txt"
+	cat "$dbg/resources" > "$RESULTS/debugfs-resources.txt"
+	grep -q "^edid *: yes" "$RESULTS/debugfs-features.txt" || fail "debugfs features lack edid"
+	# fbdev's buffer and modetest's: two 1024x768 resources.
+	n=$(grep -c " 1024x768 " "$RESULTS/debugfs-resources.txt")
+	[ "$n" -ge 2 ] || fail "debugfs shows $n 1024x768 resources, expected 2"
+	log "debugfs: $(tr '\n' ';' < "$RESULTS/debugfs-resources.txt")"
+fi
 echo >&3
 exec 3>&-
 wait "$pid" || fail "modetest failed: $(tail -n 2 "$RESULTS/modetest.txt")"

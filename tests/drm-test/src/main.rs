@@ -1,1 +1,164 @@
-fn main() {}
+// SPDX-License-Identifier: GPL-2.0
+
+//! drm-test: KMS tests of a DRM device through the `drm` crate, run in the QEMU guest by
+//! tests/scenarios/drm-*.sh.
+//!
+//! ```text
+//! drm-test pattern  --device /dev/dri/cardN [--flips N]
+//! drm-test badinput --device /dev/dri/cardN
+//! ```
+//!
+//! Where the host must look at the screen, the program prints `WAIT <tag>` and reads one line
+//! from stdin: the scenario takes the screendump (`shot TAG`) and then writes that line. Every
+//! failure ends the program with a message on stderr and a non-zero exit status.
+
+mod badinput;
+mod kms;
+mod pattern;
+mod patterns;
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+/// A failure, with what was being done when it happened.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Error {
+    fn from(s: String) -> Self {
+        Error(s)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(s: &str) -> Self {
+        Error(s.to_string())
+    }
+}
+
+pub type Res<T> = Result<T, Error>;
+
+/// Adds what was being done to an `io::Error`, with the errno's name.
+pub trait Context<T> {
+    fn ctx(self, what: impl fmt::Display) -> Res<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn ctx(self, what: impl fmt::Display) -> Res<T> {
+        self.map_err(|e| Error(format!("{what}: {}", describe(&e))))
+    }
+}
+
+/// `ENOENT (No such file or directory)` for an OS error, the error's text otherwise.
+pub fn describe(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!("{} ({e})", errno_name(n)),
+        None => e.to_string(),
+    }
+}
+
+/// The symbolic name of the errno values the tests can meet.
+pub fn errno_name(n: i32) -> String {
+    let name = match n {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::ERANGE => "ERANGE",
+        libc::EDEADLK => "EDEADLK",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        _ => return format!("errno {n}"),
+    };
+    name.to_string()
+}
+
+/// Prints `WAIT <tag>` and blocks until the scenario writes a line on stdin (after its
+/// screendump).
+pub fn wait_for_host(tag: &str) -> Res<()> {
+    println!("WAIT {tag}");
+    io::stdout().flush().ctx("flushing stdout")?;
+    let mut line = String::new();
+    let n = io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .ctx(format!("reading stdin at WAIT {tag}"))?;
+    if n == 0 {
+        return Err(format!("stdin closed at WAIT {tag}: no go-ahead from the scenario").into());
+    }
+    Ok(())
+}
+
+struct Args {
+    command: String,
+    device: String,
+    flips: u32,
+}
+
+const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
+                     drm-test badinput --device /dev/dri/cardN";
+
+fn parse_args() -> Res<Args> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().ok_or(USAGE)?;
+    if command != "pattern" && command != "badinput" {
+        return Err(format!("unknown command '{command}'\n{USAGE}").into());
+    }
+    let mut device = None;
+    let mut flips = 60;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--device" => device = Some(args.next().ok_or("--device needs a path")?),
+            "--flips" if command == "pattern" => {
+                let v = args.next().ok_or("--flips needs a number")?;
+                flips = v
+                    .parse()
+                    .map_err(|_| format!("--flips: '{v}' is not a number"))?;
+            }
+            _ => return Err(format!("unexpected argument '{a}'\n{USAGE}").into()),
+        }
+    }
+    let device = device.ok_or(format!("--device is required\n{USAGE}"))?;
+    Ok(Args {
+        command,
+        device,
+        flips,
+    })
+}
+
+fn run() -> Res<()> {
+    let args = parse_args()?;
+    match args.command.as_str() {
+        "pattern" => pattern::run(&args.device, args.flips),
+        _ => badinput::run(&args.device),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = io::stdout().flush();
+            eprintln!("drm-test: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -4,6 +4,10 @@
 //! device.
 
 use crate::{
+    debugfs::{
+        DebugFs,
+        Features, //
+    },
     display,
     drm::{
         BoundData,
@@ -11,7 +15,10 @@ use crate::{
         ScanoutInfo,
         VirtioGpuDrm, //
     },
-    gem::ResourceIds,
+    gem::{
+        ResourceIds,
+        Resources, //
+    },
     protocol::{
         self,
         config,
@@ -47,6 +54,7 @@ pub(crate) struct VirtioGpu<'bound> {
     _reg: kdrm::Registration<'bound, VirtioGpuDrm>,
     /// Owns the virtqueues for as long as the device is bound.
     _queue: Arc<CommandQueue>,
+    _debugfs: DebugFs,
 }
 
 kernel::virtio_device_table!(VIRTIO_TABLE, [virtio::DeviceId::new(virtio::ids::GPU)]);
@@ -134,12 +142,24 @@ impl<'bound> VirtioGpu<'bound> {
             }),
         )?;
         display::init(&drm, has_edid)?;
+        let resources = Arc::pin_init(Resources::new(), GFP_KERNEL)?;
+        let debugfs = DebugFs::new(
+            pdev.as_ref().name(),
+            Features {
+                edid: has_edid,
+                resource_blob: vdev.has_feature(features::RESOURCE_BLOB),
+                blob_alignment: vdev.has_feature(features::BLOB_ALIGNMENT),
+                scanouts: u32::try_from(count).map_err(|_| EINVAL)?,
+            },
+            resources.clone(),
+        )?;
         let bound_queue = queue.clone();
         let reg = kdrm::Registration::new_static(
             pdev.as_ref(),
             drm,
             try_pin_init!(BoundData {
                 queue: bound_queue,
+                resources,
                 ids <- ResourceIds::new(),
             }),
             0,
@@ -149,6 +169,7 @@ impl<'bound> VirtioGpu<'bound> {
         Ok(Self {
             _reg: reg,
             _queue: queue,
+            _debugfs: debugfs,
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::{
     gem::{
         self,
         ResourceIds,
+        Resources,
         VirtioObject, //
     },
     queue::CommandQueue,
@@ -58,6 +59,7 @@ pub(crate) struct DrmData {
 #[pin_data]
 pub(crate) struct BoundData {
     pub(crate) queue: Arc<CommandQueue>,
+    pub(crate) resources: Arc<Resources>,
     #[pin]
     pub(crate) ids: ResourceIds,
 }

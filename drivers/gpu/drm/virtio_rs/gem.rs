@@ -30,7 +30,7 @@ use kernel::{
             shmem, //
         },
     },
-    new_spinlock, pci,
+    new_mutex, new_spinlock, pci,
     prelude::*,
     sync::{
         aref::ARef,
@@ -40,6 +40,7 @@ use kernel::{
             Release, //
         },
         Arc,
+        Mutex,
         SpinLock, //
     },
 };
@@ -73,6 +74,55 @@ impl ResourceIds {
     }
 }
 
+/// What the debugfs `resources` file shows of a host resource.
+#[derive(Clone, Copy)]
+pub(crate) struct ResourceInfo {
+    id: u32,
+    width: u32,
+    height: u32,
+    size: u64,
+    blob: bool,
+}
+
+/// The host resources of a device, for debugfs.
+#[pin_data]
+pub(crate) struct Resources {
+    #[pin]
+    list: Mutex<KVec<ResourceInfo>>,
+}
+
+impl Resources {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            list <- new_mutex!(KVec::new()),
+        })
+    }
+
+    fn insert(&self, info: ResourceInfo) -> Result {
+        self.list.lock().push(info, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn remove(&self, id: u32) {
+        self.list.lock().retain(|r| r.id != id);
+    }
+
+    /// One line per resource: id, size in pixels and bytes, kind.
+    pub(crate) fn write(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(f, "{:>8} {:>11} {:>10} kind", "id", "pixels", "bytes")?;
+        for r in self.list.lock().iter() {
+            let kind = if r.blob { "guest blob" } else { "2d" };
+            let pixels = (r.width, r.height);
+            writeln!(
+                f,
+                "{:>8} {:>5}x{:<5} {:>10} {}",
+                r.id, pixels.0, pixels.1, r.size, kind
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// What a buffer object knows of its host resource.
 #[pin_data(PinnedDrop)]
 pub(crate) struct VirtioObject {
@@ -84,6 +134,7 @@ pub(crate) struct VirtioObject {
     /// The resource is a blob: shown with SET_SCANOUT_BLOB.
     blob: bool,
     queue: Arc<CommandQueue>,
+    resources: Arc<Resources>,
 }
 
 /// How to create a [`VirtioObject`].
@@ -92,6 +143,7 @@ pub(crate) struct ObjectArgs {
     dumb: bool,
     blob: bool,
     queue: Arc<CommandQueue>,
+    resources: Arc<Resources>,
 }
 
 impl gem::DriverObject for VirtioObject {
@@ -105,6 +157,7 @@ impl gem::DriverObject for VirtioObject {
             dumb: args.dumb,
             blob: args.blob,
             queue: args.queue,
+            resources: args.resources,
         })
     }
 }
@@ -130,6 +183,7 @@ impl PinnedDrop for VirtioObject {
             // Wait for the answer: the host must be done with the pages before they are freed.
             // Once the device is gone the queue reports ENODEV and there is no host left.
             let _ = self.queue.call(&ResourceUnref::new(self.resource_id));
+            self.resources.remove(self.resource_id);
         }
     }
 }
@@ -166,6 +220,7 @@ pub(crate) fn create_dumb(
             dumb: true,
             blob,
             queue: bound.queue.clone(),
+            resources: bound.resources.clone(),
         },
     )?;
 
@@ -189,6 +244,13 @@ pub(crate) fn create_dumb(
         obj.created.store(true, Release);
         queue.call_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
     }
+    bound.resources.insert(ResourceInfo {
+        id: resource_id,
+        width,
+        height,
+        size,
+        blob,
+    })?;
     Ok(obj)
 }
 

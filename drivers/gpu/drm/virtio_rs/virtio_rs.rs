@@ -2,6 +2,7 @@
 
 //! virtio_rs: a Rust driver for the display side of virtio-gpu devices.
 
+mod debugfs;
 mod display;
 mod driver;
 mod drm;
