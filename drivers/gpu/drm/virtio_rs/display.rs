@@ -108,7 +108,7 @@ impl kms::DriverCrtc for Output {
         commit: &AtomicCommit<'_, VirtioGpuDrm>,
     ) {
         with_queue(commit, |queue| {
-            let _ = queue.call(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
+            let _ = queue.send(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
         });
     }
 
@@ -224,7 +224,7 @@ fn update_primary(
     let active = commit.new_crtc_state(output).is_some_and(|s| s.active())
         || (commit.new_crtc_state(output).is_none() && new.crtc().is_some());
     let (Some(fb), true) = (new.fb(), active) else {
-        let _ = queue.call(&SetScanout::new(output.scanout, 0, src_pixels(new)));
+        let _ = queue.send(&SetScanout::new(output.scanout, 0, src_pixels(new)));
         return;
     };
     let Some(damage) = new.damage_merged(old) else {
@@ -245,7 +245,7 @@ fn update_primary(
     if obj.dumb() {
         let pitch = u64::from(fb.pitch(0));
         let offset = u64::from(x) * 4 + u64::from(y) * pitch;
-        let _ = queue.call(&TransferToHost2d::new(id, r, offset));
+        let _ = queue.send(&TransferToHost2d::new(id, r, offset));
     }
 
     let changed = old.fb().map(|f| f.as_raw()) != Some(fb.as_raw())
@@ -261,12 +261,12 @@ fn update_primary(
                 strides: [fb.pitch(0), fb.pitch(1), fb.pitch(2), fb.pitch(3)],
                 offsets: [fb.offset(0), fb.offset(1), fb.offset(2), fb.offset(3)],
             };
-            let _ = queue.call(&SetScanoutBlob::new(output.scanout, id, src, &layout));
+            let _ = queue.send(&SetScanoutBlob::new(output.scanout, id, src, &layout));
         } else {
-            let _ = queue.call(&SetScanout::new(output.scanout, id, src));
+            let _ = queue.send(&SetScanout::new(output.scanout, id, src));
         }
     }
-    let _ = queue.call(&ResourceFlush::new(id, r));
+    let _ = queue.send(&ResourceFlush::new(id, r));
 }
 
 fn update_cursor(
@@ -286,6 +286,8 @@ fn update_cursor(
             if obj.dumb() {
                 let dst = new.crtc_rect();
                 let r = Rect::new(0, 0, dst.width().max(0) as u32, dst.height().max(0) as u32);
+                // The cursor queue does not wait for the control queue: the image must be
+                // on the host before the cursor command names it.
                 let _ = queue.call(&TransferToHost2d::new(obj.resource_id(), r, 0));
             }
             (obj.resource_id(), new.hotspot())

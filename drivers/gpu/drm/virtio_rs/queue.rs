@@ -18,6 +18,10 @@ use kernel::{
     prelude::*,
     sync::{
         aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         Arc,
         CondVar,
         CondVarTimeoutResult,
@@ -83,13 +87,14 @@ impl virtio::Buffer for Request {
 
 impl Request {
     /// Called by the dequeue work: the device wrote `len` bytes of the response.
-    fn complete(self, len: u32) {
-        let Some(reply) = self.reply else {
-            return;
-        };
+    fn complete(self, len: u32, dequeue: &Dequeue) {
         // A device cannot have written more than the buffer holds.
         let len = usize::try_from(len).map_or(self.response.len(), |l| l.min(self.response.len()));
-        *reply.response.lock() = Some((self.response, len));
+        match self.reply {
+            Some(reply) => *reply.response.lock() = Some((self.response, len)),
+            // Nobody waits for this answer: only errors are worth a word.
+            None => dequeue.check_unwaited(&self.command, &self.response[..len]),
+        }
     }
 }
 
@@ -105,6 +110,34 @@ struct Events {
 /// The handler of the queue interrupts: completes the requests the device used.
 pub(crate) struct Dequeue {
     events: Arc<Events>,
+    dev: ARef<device::Device>,
+    /// Error responses to commands nobody waited for, for rate limiting their log lines.
+    errors: Atomic<u64>,
+}
+
+impl Dequeue {
+    /// Logs an error response to a command sent with [`CommandQueue::send`]: the first ones, then
+    /// every thousandth, so that a misbehaving host cannot flood the log.
+    fn check_unwaited(&self, command: &[u8], response: &[u8]) {
+        // Commands without response (the cursor queue's) leave it empty.
+        let Ok((hdr, _)) = CtrlHdr::read_from_prefix(response) else {
+            return;
+        };
+        if hdr.type_() < protocol::ctrl_type::RESP_ERR_UNSPEC {
+            return;
+        }
+        let count = self.errors.fetch_add(1, Relaxed);
+        if count < 10 || count % 1000 == 0 {
+            let cmd = CtrlHdr::read_from_prefix(command).map_or(0, |(c, _)| c.type_());
+            dev_err!(
+                self.dev,
+                "response {:#x} to command {:#x} ({} errors)\n",
+                hdr.type_(),
+                cmd,
+                count + 1
+            );
+        }
+    }
 }
 
 impl virtio::QueueHandler<Request> for Dequeue {
@@ -116,7 +149,7 @@ impl virtio::QueueHandler<Request> for Dequeue {
             let Some((request, len)) = buffer else {
                 break;
             };
-            KBox::into_inner(request).complete(len);
+            KBox::into_inner(request).complete(len, self);
             used = true;
         }
         if used {
@@ -143,14 +176,17 @@ impl CommandQueue {
             }),
             GFP_KERNEL,
         )?;
+        let base: &device::Device = dev.as_ref();
         let queues = dev.find_vqs(
             &[c"control", c"cursor"],
             Dequeue {
                 events: events.clone(),
+                dev: base.into(),
+                errors: Atomic::new(0),
             },
         )?;
         dev.ready();
-        let dev: &device::Device = dev.as_ref();
+        let dev = base;
         Ok(Self {
             dev: dev.into(),
             queues,
@@ -248,6 +284,27 @@ impl CommandQueue {
             seen = self.generation();
         };
         self.decode::<C>(&response[..len])
+    }
+
+    /// Sends `command` without waiting for the device's answer; error answers are logged.
+    ///
+    /// Commands are executed in the order they were sent, so a later [`Self::call`] returns
+    /// only after this one was executed.
+    pub(crate) fn send<C: Command>(&self, command: &C) -> Result {
+        let mut response = KVec::new();
+        response.resize(core::mem::size_of::<C::Response>(), 0u8, GFP_KERNEL)?;
+        self.submit(
+            CONTROL,
+            KBox::new(
+                Request {
+                    command: bytes_of(command.as_bytes())?,
+                    payload: KVec::new(),
+                    response,
+                    reply: None,
+                },
+                GFP_KERNEL,
+            )?,
+        )
     }
 
     /// Sends a cursor command; the cursor queue has no responses to wait for.
