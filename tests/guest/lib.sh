@@ -161,6 +161,32 @@ drm_card_of() {
 	return 1
 }
 
+# modetest_show TAG ARGS...: run modetest ARGS (which sets modes and shows its
+# test pattern until it reads a line), take screendump TAG while the pattern is
+# up, run the scenario's function while_shown if it has one, then let modetest
+# clean up. Output in $RESULTS/modetest.txt.
+modetest_show() {
+	_tag=$1
+	shift
+	rm -f /tmp/modetest.in
+	mkfifo /tmp/modetest.in
+	stdbuf -oL modetest "$@" < /tmp/modetest.in > "$RESULTS/modetest.txt" 2>&1 &
+	_pid=$!
+	exec 3> /tmp/modetest.in
+	if ! wait_for 20 grep -q "setting mode" "$RESULTS/modetest.txt"; then
+		exec 3>&-
+		fail "modetest did not set the mode: $(tail -n 2 "$RESULTS/modetest.txt")"
+	fi
+	sleep 1
+	shot "$_tag" || fail "screendump failed"
+	if command -v while_shown > /dev/null; then
+		while_shown
+	fi
+	echo >&3
+	exec 3>&-
+	wait "$_pid" || fail "modetest failed: $(tail -n 2 "$RESULTS/modetest.txt")"
+}
+
 # ---- for init.sh only --------------------------------------------------
 
 # Writes dmesg and the verdict to the results share and powers off.  Runs at

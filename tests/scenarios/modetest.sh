@@ -13,18 +13,10 @@ conn=$(awk '$3 == "connected" { print $1; exit }' "$RESULTS/connectors.txt")
 [ -n "$conn" ] || fail "no connected connector in modetest -c"
 log "connector $conn: $(grep -c '^  #' "$RESULTS/connectors.txt") modes listed"
 
-# modetest shows the pattern until it reads a line from stdin.
-mkfifo /tmp/modetest.in
-stdbuf -oL modetest -M "$DRIVER" -s "$conn:1024x768" < /tmp/modetest.in > "$RESULTS/modetest.txt" 2>&1 &
-pid=$!
-exec 3> /tmp/modetest.in
-wait_for 20 grep -q "setting mode" "$RESULTS/modetest.txt" ||
-	fail "modetest did not set the mode: $(tail -n 2 "$RESULTS/modetest.txt")"
-sleep 1
-shot pattern || fail "screendump failed"
-
-# virtio_rs reports its features and live resources in debugfs.
-if [ "$DRIVER" = virtio_rs ]; then
+# virtio_rs reports its features and live resources in debugfs; look while
+# modetest's buffer exists.
+while_shown() {
+	[ "$DRIVER" = virtio_rs ] || return 0
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 	dbg=$(ls -d /sys/kernel/debug/virtio_rs-* 2>/dev/null | head -n 1)
 	[ -n "$dbg" ] || fail "no virtio_rs debugfs directory"
@@ -35,8 +27,7 @@ if [ "$DRIVER" = virtio_rs ]; then
 	n=$(grep -c " 1024x768 " "$RESULTS/debugfs-resources.txt")
 	[ "$n" -ge 2 ] || fail "debugfs shows $n 1024x768 resources, expected 2"
 	log "debugfs: $(tr '\n' ';' < "$RESULTS/debugfs-resources.txt")"
-fi
-echo >&3
-exec 3>&-
-wait "$pid" || fail "modetest failed: $(tail -n 2 "$RESULTS/modetest.txt")"
+}
+
+modetest_show pattern -M "$DRIVER" -s "$conn:1024x768"
 pass "modetest pattern on connector $conn"

@@ -23,15 +23,5 @@ nplane=$(awk '/^Planes:/ { on = 1; next } on && /^[0-9]/ { n++ } END { print n +
 [ "$nplane" = 4 ] || fail "expected 4 planes (primary and cursor per head), found $nplane"
 
 conn=$(awk '$3 == "connected" { print $1; exit }' "$RESULTS/connectors.txt")
-mkfifo /tmp/modetest.in
-stdbuf -oL modetest -M "$DRIVER" -s "$conn:1024x768" < /tmp/modetest.in > "$RESULTS/modetest.txt" 2>&1 &
-pid=$!
-exec 3> /tmp/modetest.in
-wait_for 20 grep -q "setting mode" "$RESULTS/modetest.txt" ||
-	fail "modetest did not set the mode: $(tail -n 2 "$RESULTS/modetest.txt")"
-sleep 1
-shot pattern || fail "screendump failed"
-echo >&3
-exec 3>&-
-wait "$pid" || fail "modetest failed: $(tail -n 2 "$RESULTS/modetest.txt")"
+modetest_show pattern -M "$DRIVER" -s "$conn:1024x768"
 pass "two heads, $ncrtc CRTCs, $nplane planes"
