@@ -17,3 +17,6 @@ log "installing modules"
 
 log "building the udmabuf stand-in"
 "$TOP/scripts/inroot.sh" make -s -C /src/tests/udmabuf-shim O=/cache/harness
+
+log "building the KMS test program"
+"$TOP/scripts/build-drm-test.sh"

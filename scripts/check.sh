@@ -105,6 +105,22 @@ for g in $groups; do
 		run "pixels:weston:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
 			"$TOP/out/weston-virtio_rs/shot-desktop.png" \
 			"$TOP/out/weston-virtio_gpu/shot-desktop.png"
+		# drm-test (Rust, drm crate): patterns, page flips with events, the
+		# cursor plane (through QEMU's trace: screendumps have no cursor);
+		# invalid requests with each driver's errnos, then pattern A again.
+		for driver in virtio_gpu virtio_rs; do
+			out=$TOP/out/drm-pattern-$driver
+			guest drm-pattern "$driver" --blob true
+			run "pixels:drm-pattern-A:$driver" python3 "$TOP/tests/png_check.py" pattern-a "$out/shot-A.png"
+			for t in B C D; do
+				run "pixels:drm-pattern-$t:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-$t.png"
+			done
+			run "trace:drm-pattern-cursor:$driver" python3 "$TOP/tests/png_check.py" cursor-trace \
+				"$out/trace.log" 200 150 400 300
+			guest drm-badinput "$driver" --blob true --max-outputs 2
+			run "pixels:drm-badinput-E:$driver" python3 "$TOP/tests/png_check.py" pattern-a \
+				"$TOP/out/drm-badinput-$driver/shot-E.png"
+		done
 		# What each driver sent, side by side (differences are explained
 		# in notes/trace-differences.md).
 		python3 "$TOP/tests/trace_diff.py" "$TOP/out/modetest-virtio_gpu/trace.log" \

@@ -432,7 +432,7 @@ def build_cmd(args, out, view, qmp_path):
                    "multidevs=remap",
         "-kernel", args.kernel,
         "-append", " ".join(append),
-        "-trace", "virtio_gpu_cmd_*", "-trace", "virtio_gpu_features",
+        "-trace", "virtio_gpu_cmd_*", "-trace", "virtio_gpu_update_cursor", "-trace", "virtio_gpu_features",
         "-D", os.path.join(out, "trace.log"),
     ]
 

@@ -4,12 +4,19 @@
 
     png_check.py smpte SHOT.png        modetest's SMPTE bars are on screen
     png_check.py same A.png B.png      two screendumps are identical pixel for pixel
+    png_check.py pattern-a SHOT.png    drm-test's pattern A, every pixel
+    png_check.py pattern-b SHOT.png    drm-test's pattern B, every pixel
+    png_check.py cursor-trace TRACE X Y [X Y ...]
+                                       QEMU's cursor commands in trace.log: the cursor
+                                       image was set at the first position, then moved
+                                       to each further one in turn
     png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
 
 Exit status 0 when the check holds, 1 otherwise (with the first difference).
 Uses only the standard library (zlib), so it runs in the build root as is.
 """
 
+import re
 import struct
 import sys
 import zlib
@@ -100,11 +107,105 @@ def check_color(path, x, y, rgb):
     return None
 
 
+# drm-test's patterns (tests/drm-test/src/patterns.rs, which has the same formulas): four
+# quadrants split at (W/2, H/2), and a 64x64 square.
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+YELLOW, MAGENTA = (255, 255, 0), (255, 0, 255)
+PATTERNS = {
+    # quadrants: top left, top right, bottom left, bottom right; square: x, y, size, colour
+    "a": ((RED, GREEN, BLUE, WHITE), (96, 96, 64, YELLOW)),
+    "b": ((WHITE, BLUE, GREEN, RED), (800, 600, 64, MAGENTA)),
+}
+
+
+def pattern_row(name, y, width, height):
+    """The expected pixels of row y of pattern NAME on a WIDTH x HEIGHT screen."""
+    quads, (sx, sy, size, colour) = PATTERNS[name]
+    mx = width // 2
+    half = 0 if y < height // 2 else 2
+    row = [quads[half]] * mx + [quads[half + 1]] * (width - mx)
+    if sy <= y < sy + size:
+        row[sx:sx + size] = [colour] * size
+    return row
+
+
+def check_pattern(name, path):
+    width, height, rows = read_png(path)
+    _, (sx, sy, size, _) = PATTERNS[name]
+    if width < sx + size or height < sy + size:
+        return f"{path}: {width}x{height} is too small for pattern {name.upper()}"
+    bad, first = 0, None
+    for y in range(height):
+        want = pattern_row(name, y, width, height)
+        if rows[y] != want:
+            for x in range(width):
+                if rows[y][x] != want[x]:
+                    bad += 1
+                    if first is None:
+                        first = f"({x},{y}) is {rows[y][x]}, expected {want[x]}"
+    if bad:
+        return f"{path}: {bad} of {width * height} pixels differ from pattern {name.upper()}, first {first}"
+    return None
+
+
+# QEMU's trace event of both cursor commands (hw/display/trace-events):
+#   virtio_gpu_update_cursor scanout %d, x %d, y %d, %s, res 0x%x
+# with "move" for VIRTIO_GPU_CMD_MOVE_CURSOR and "update" for VIRTIO_GPU_CMD_UPDATE_CURSOR.
+CURSOR_RE = re.compile(r"virtio_gpu_update_cursor scanout (\d+), x (-?\d+), y (-?\d+), "
+                       r"(move|update), res 0x([0-9a-f]+)")
+
+
+def check_cursor_trace(path, positions):
+    """The first UPDATE_CURSOR with an image (res != 0) is at positions[0]; the next cursor
+    commands are MOVE_CURSORs to positions[1:], in order, on the same scanout and with the same
+    resource id. What follows
+    (e.g. the cursor turned off when the program closes the device) does not matter."""
+    events = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = CURSOR_RE.search(line)
+            if m:
+                events.append((int(m[1]), int(m[2]), int(m[3]), m[4], int(m[5], 16)))
+    if not events:
+        return (f"{path}: no virtio_gpu_update_cursor events (the runner must trace them: "
+                "-trace virtio_gpu_update_cursor)")
+    start = next((i for i, e in enumerate(events) if e[3] == "update" and e[4] != 0), None)
+    if start is None:
+        return f"{path}: {len(events)} cursor commands, none sets an image"
+    scanout, x, y, _, res = events[start]
+    if (x, y) != positions[0]:
+        return f"{path}: cursor image (res {res:#x}) set at ({x},{y}), expected {positions[0]}"
+    for i, want in enumerate(positions[1:], 1):
+        if start + i >= len(events):
+            return f"{path}: no cursor move to {want} after the cursor was set"
+        got = events[start + i]
+        if got[3] != "move" or (got[1], got[2]) != want or got[0] != scanout:
+            return (f"{path}: cursor command {i + 1} after setting the image is "
+                    f"{got[3]} to ({got[1]},{got[2]}) on scanout {got[0]}, expected a move to "
+                    f"{want} on scanout {scanout}")
+        # QEMU passes a MOVE_CURSOR's resource_id to its UI as the cursor's visibility
+        # (update_cursor(): dpy_mouse_set(con, x, y, resource_id)): 0 hides the cursor.
+        if got[4] != res:
+            return (f"{path}: the cursor move to {want} carries resource {got[4]:#x}, not the "
+                    f"cursor's {res:#x}: QEMU takes it for the cursor's visibility "
+                    f"({'hidden' if got[4] == 0 else 'another image'})")
+    return None
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "smpte":
         err = check_smpte(argv[2])
     elif len(argv) == 4 and argv[1] == "same":
         err = check_same(argv[2], argv[3])
+    elif len(argv) == 3 and argv[1] in ("pattern-a", "pattern-b"):
+        err = check_pattern(argv[1][-1], argv[2])
+    elif len(argv) >= 5 and len(argv) % 2 == 1 and argv[1] == "cursor-trace":
+        try:
+            nums = [int(v) for v in argv[3:]]
+        except ValueError:
+            print(__doc__, file=sys.stderr)
+            return 2
+        err = check_cursor_trace(argv[2], list(zip(nums[0::2], nums[1::2])))
     elif len(argv) == 6 and argv[1] == "color":
         err = check_color(argv[2], int(argv[3]), int(argv[4]), argv[5])
     else:

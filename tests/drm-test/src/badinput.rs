@@ -146,7 +146,11 @@ fn mode_blob(card: &Card, pipe: &Pipe) -> Res<u64> {
     match card.create_property_blob(&pipe.mode) {
         Ok(property::Value::Blob(id)) => Ok(id),
         Ok(_) => Err("CREATEPROPBLOB returned no blob id".into()),
-        Err(e) => Err(format!("DRM_IOCTL_MODE_CREATEPROPBLOB (mode): {}", crate::describe(&e)).into()),
+        Err(e) => Err(format!(
+            "DRM_IOCTL_MODE_CREATEPROPBLOB (mode): {}",
+            crate::describe(&e)
+        )
+        .into()),
     }
 }
 
@@ -183,9 +187,17 @@ pub fn run(device: &str) -> Res<()> {
         addfb2(&card, (fw, fh), format, handle, pitch, offset, flags)
     };
 
-    c.check("addfb2-valid", fb64((64, 64), xrgb, handle, pitch, 0, none), Success);
+    c.check(
+        "addfb2-valid",
+        fb64((64, 64), xrgb, handle, pitch, 0, none),
+        Success,
+    );
     let want = c.per_driver(Errno(libc::ENOENT), Errno(libc::EINVAL))?;
-    c.check("addfb2-bad-handle", fb64((64, 64), xrgb, BOGUS_HANDLE, pitch, 0, none), want);
+    c.check(
+        "addfb2-bad-handle",
+        fb64((64, 64), xrgb, BOGUS_HANDLE, pitch, 0, none),
+        want,
+    );
     c.check(
         "addfb2-small-pitch",
         fb64((64, 64), xrgb, handle, 64 * 4 - 4, 0, none),
@@ -198,8 +210,16 @@ pub fn run(device: &str) -> Res<()> {
         fb64((64, 64), xrgb, handle, pitch, 64 * pitch, none),
         want,
     );
-    c.check("addfb2-width-0", fb64((0, 64), xrgb, handle, pitch, 0, none), Errno(libc::EINVAL));
-    c.check("addfb2-height-0", fb64((64, 0), xrgb, handle, pitch, 0, none), Errno(libc::EINVAL));
+    c.check(
+        "addfb2-width-0",
+        fb64((0, 64), xrgb, handle, pitch, 0, none),
+        Errno(libc::EINVAL),
+    );
+    c.check(
+        "addfb2-height-0",
+        fb64((64, 0), xrgb, handle, pitch, 0, none),
+        Errno(libc::EINVAL),
+    );
     // RGB565 is a valid DRM format: the core's checks pass and the drivers' fb_create refuses
     // it with ENOENT (both; the C driver's own choice, which virtio_rs copies).
     c.check(
@@ -225,7 +245,14 @@ pub fn run(device: &str) -> Res<()> {
     );
     c.check(
         "addfb2-bad-flags",
-        fb64((64, 64), xrgb, handle, pitch, 0, FbCmd2Flags::from_bits_retain(0x8000)),
+        fb64(
+            (64, 64),
+            xrgb,
+            handle,
+            pitch,
+            0,
+            FbCmd2Flags::from_bits_retain(0x8000),
+        ),
         Errno(libc::EINVAL),
     );
     card.destroy_dumb_buffer(small)
@@ -233,10 +260,22 @@ pub fn run(device: &str) -> Res<()> {
 
     // ---- DRM_IOCTL_MODE_CREATE_DUMB --------------------------------------------------------
     c.check("dumb-valid", create_dumb(&card, 64, 64, 32), Success);
-    c.check("dumb-width-0", create_dumb(&card, 0, 64, 32), Errno(libc::EINVAL));
-    c.check("dumb-height-0", create_dumb(&card, 64, 0, 32), Errno(libc::EINVAL));
+    c.check(
+        "dumb-width-0",
+        create_dumb(&card, 0, 64, 32),
+        Errno(libc::EINVAL),
+    );
+    c.check(
+        "dumb-height-0",
+        create_dumb(&card, 64, 0, 32),
+        Errno(libc::EINVAL),
+    );
     // Both drivers take 32 bits per pixel only.
-    c.check("dumb-bpp-16", create_dumb(&card, 64, 64, 16), Errno(libc::EINVAL));
+    c.check(
+        "dumb-bpp-16",
+        create_dumb(&card, 64, 64, 16),
+        Errno(libc::EINVAL),
+    );
     // The core's 32-bit overflow checks: the pitch, then the size.
     c.check(
         "dumb-pitch-overflow",
@@ -258,15 +297,28 @@ pub fn run(device: &str) -> Res<()> {
     let a = pattern_fb(&card, &pipe, Pattern::A)?;
     let blob = mode_blob(&card, &pipe)?;
     let modeset = AtomicCommitFlags::ALLOW_MODESET;
-    let commit = |req: AtomicModeReq, flags: AtomicCommitFlags| errno(&card.atomic_commit(flags, req));
+    let commit =
+        |req: AtomicModeReq, flags: AtomicCommitFlags| errno(&card.atomic_commit(flags, req));
 
     let mut req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
-    req.add_raw_property(pipe.crtc.into(), property::Handle::from(raw_handle(BOGUS_ID)), 0);
-    c.check("atomic-unknown-property", commit(req, modeset), Errno(libc::ENOENT));
+    req.add_raw_property(
+        pipe.crtc.into(),
+        property::Handle::from(raw_handle(BOGUS_ID)),
+        0,
+    );
+    c.check(
+        "atomic-unknown-property",
+        commit(req, modeset),
+        Errno(libc::ENOENT),
+    );
 
     let mut req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
     req.add_raw_property(raw_handle(BOGUS_ID), pipe.crtc_props.id("ACTIVE")?, 1);
-    c.check("atomic-unknown-object", commit(req, modeset), Errno(libc::ENOENT));
+    c.check(
+        "atomic-unknown-object",
+        commit(req, modeset),
+        Errno(libc::ENOENT),
+    );
 
     // The primary plane on a CRTC outside its possible_crtcs.
     let primary_crtcs = pipe
@@ -278,19 +330,31 @@ pub fn run(device: &str) -> Res<()> {
     match pipe.crtcs.iter().find(|&&x| !primary_crtcs.contains(&x)) {
         Some(&other) => {
             let mut req = AtomicModeReq::new();
-            pipe.primary.show(&mut req, other, a.fb, pipe.full_screen())?;
-            c.check("atomic-plane-wrong-crtc", commit(req, modeset), Errno(libc::EINVAL));
+            pipe.primary
+                .show(&mut req, other, a.fb, pipe.full_screen())?;
+            c.check(
+                "atomic-plane-wrong-crtc",
+                commit(req, modeset),
+                Errno(libc::EINVAL),
+            );
         }
         None => c.skip(
             "atomic-plane-wrong-crtc",
-            &format!("the primary plane can be on every CRTC ({})", pipe.crtcs.len()),
+            &format!(
+                "the primary plane can be on every CRTC ({})",
+                pipe.crtcs.len()
+            ),
         ),
     }
 
     // The primary plane must cover the CRTC (neither driver lets it be positioned).
     let quarter = Placement::at(0, 0, w / 2, h / 2);
     let req = pipe.modeset(blob, a.fb, quarter)?;
-    c.check("atomic-primary-not-covering", commit(req, modeset), Errno(libc::EINVAL));
+    c.check(
+        "atomic-primary-not-covering",
+        commit(req, modeset),
+        Errno(libc::EINVAL),
+    );
 
     // A source rectangle one pixel beyond the framebuffer's right edge.
     let beyond = Placement {
@@ -298,7 +362,11 @@ pub fn run(device: &str) -> Res<()> {
         dst: (0, 0, w, h),
     };
     let req = pipe.modeset(blob, a.fb, beyond)?;
-    c.check("atomic-src-outside-fb", commit(req, modeset), Errno(libc::ENOSPC));
+    c.check(
+        "atomic-src-outside-fb",
+        commit(req, modeset),
+        Errno(libc::ENOSPC),
+    );
 
     let req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
     c.check("atomic-modeset", commit(req, modeset), Success);
@@ -316,17 +384,34 @@ pub fn run(device: &str) -> Res<()> {
             let mut req = AtomicModeReq::new();
             let at = Placement::at(100, 100, CURSOR_SIZE, CURSOR_SIZE);
             cursor.show(&mut req, pipe.crtc, small.fb, at)?;
-            c.check("cursor-64x64", commit(req, AtomicCommitFlags::empty()), Success);
-            c.check("cursor-off", commit(off(cursor)?, AtomicCommitFlags::empty()), Success);
+            c.check(
+                "cursor-64x64",
+                commit(req, AtomicCommitFlags::empty()),
+                Success,
+            );
+            c.check(
+                "cursor-off",
+                commit(off(cursor)?, AtomicCommitFlags::empty()),
+                Success,
+            );
 
             let big = kms::make_fb(&card, (128, 128), DrmFourcc::Argb8888, |_, _| 0xff00_ff00)?;
             let mut req = AtomicModeReq::new();
-            cursor.show(&mut req, pipe.crtc, big.fb, Placement::at(100, 100, 128, 128))?;
+            cursor.show(
+                &mut req,
+                pipe.crtc,
+                big.fb,
+                Placement::at(100, 100, 128, 128),
+            )?;
             let want = c.per_driver(Errno(libc::EINVAL), Success)?;
             let got = commit(req, AtomicCommitFlags::empty());
             c.check("cursor-128x128", got, want);
             if got.is_ok() {
-                c.check("cursor-off-again", commit(off(cursor)?, AtomicCommitFlags::empty()), Success);
+                c.check(
+                    "cursor-off-again",
+                    commit(off(cursor)?, AtomicCommitFlags::empty()),
+                    Success,
+                );
             }
         }
     }
@@ -334,9 +419,12 @@ pub fn run(device: &str) -> Res<()> {
     // ---- closing the file with a flip in flight ------------------------------------------------
     let b = pattern_fb(&card, &pipe, Pattern::B)?;
     let mut req = AtomicModeReq::new();
-    pipe.primary
-        .props
-        .set(&mut req, pipe.primary.handle, "FB_ID", u32::from(b.fb).into())?;
+    pipe.primary.props.set(
+        &mut req,
+        pipe.primary.handle,
+        "FB_ID",
+        u32::from(b.fb).into(),
+    )?;
     let flags = AtomicCommitFlags::NONBLOCK | AtomicCommitFlags::PAGE_FLIP_EVENT;
     c.check("close-after-flip: flip", commit(req, flags), Success);
     // Closing the file removes its framebuffers (so the display is turned off) while the flip
@@ -356,18 +444,30 @@ pub fn run(device: &str) -> Res<()> {
     // And a page flip with its event on the new file.
     let b = pattern_fb(&card, &pipe, Pattern::B)?;
     let mut req = AtomicModeReq::new();
-    pipe.primary
-        .props
-        .set(&mut req, pipe.primary.handle, "FB_ID", u32::from(b.fb).into())?;
+    pipe.primary.props.set(
+        &mut req,
+        pipe.primary.handle,
+        "FB_ID",
+        u32::from(b.fb).into(),
+    )?;
     let flip = errno(&card.atomic_commit(flags, req)).and_then(|()| {
         kms::wait_flip(&card, pipe.crtc, Duration::from_secs(5)).map_err(|e| {
             println!("  {e}");
             libc::ETIMEDOUT
         })
     });
-    c.check("close-after-flip: flip after reopening", flip.map(|_| ()), Success);
+    c.check(
+        "close-after-flip: flip after reopening",
+        flip.map(|_| ()),
+        Success,
+    );
     let req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
-    kms::commit(&card, AtomicCommitFlags::ALLOW_MODESET, req, "final modeset with pattern A")?;
+    kms::commit(
+        &card,
+        AtomicCommitFlags::ALLOW_MODESET,
+        req,
+        "final modeset with pattern A",
+    )?;
     wait_for_host("E")?;
 
     println!("{} passed, {} failed", c.passed, c.failed);

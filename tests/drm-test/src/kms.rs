@@ -5,9 +5,9 @@
 use crate::{describe, Context, Error, Res};
 use drm::buffer::{self, DrmFourcc, DrmModifier, PlanarBuffer};
 use drm::control::{
-    atomic::AtomicModeReq, connector, crtc, dumbbuffer::DumbBuffer, framebuffer, plane,
-    property, AtomicCommitFlags, Device as ControlDevice, Event, FbCmd2Flags, Mode,
-    ModeTypeFlags, RawResourceHandle, ResourceHandle,
+    atomic::AtomicModeReq, connector, crtc, framebuffer, plane, property, AtomicCommitFlags,
+    Device as ControlDevice, Event, FbCmd2Flags, Mode, ModeTypeFlags, RawResourceHandle,
+    ResourceHandle,
 };
 use drm::{ClientCapability, Device};
 use std::collections::HashMap;
@@ -178,7 +178,9 @@ pub const PLANE_TYPE_CURSOR: u64 = 2;
 
 fn plane_type(card: &Card, p: plane::Handle) -> Res<u64> {
     let what = format!("plane {}", u32::from(p));
-    let set = card.get_properties(p).ctx(format!("properties of {what}"))?;
+    let set = card
+        .get_properties(p)
+        .ctx(format!("properties of {what}"))?;
     for (&id, &value) in set.iter() {
         let info = card.get_property(id).ctx(format!("property of {what}"))?;
         if info.name().to_bytes() == b"type" {
@@ -225,7 +227,10 @@ impl Pipe {
         let mut planes = Vec::new();
         let mut primary = None;
         let mut cursor = None;
-        for p in card.plane_handles().ctx("DRM_IOCTL_MODE_GETPLANERESOURCES")? {
+        for p in card
+            .plane_handles()
+            .ctx("DRM_IOCTL_MODE_GETPLANERESOURCES")?
+        {
             let info = card.get_plane(p).ctx(format!("plane {}", u32::from(p)))?;
             let possible = res.filter_crtcs(info.possible_crtcs());
             let kind = plane_type(card, p)?;
@@ -287,11 +292,17 @@ impl Pipe {
 
     /// A full modeset request: the connector on the CRTC, the CRTC active with the mode (blob
     /// `mode_blob`), the primary plane showing `fb` as `p` says.
-    pub fn modeset(&self, mode_blob: u64, fb: framebuffer::Handle, p: Placement) -> Res<AtomicModeReq> {
+    pub fn modeset(
+        &self,
+        mode_blob: u64,
+        fb: framebuffer::Handle,
+        p: Placement,
+    ) -> Res<AtomicModeReq> {
         let mut req = AtomicModeReq::new();
         self.conn_props
             .set(&mut req, self.conn, "CRTC_ID", u32::from(self.crtc).into())?;
-        self.crtc_props.set(&mut req, self.crtc, "MODE_ID", mode_blob)?;
+        self.crtc_props
+            .set(&mut req, self.crtc, "MODE_ID", mode_blob)?;
         self.crtc_props.set(&mut req, self.crtc, "ACTIVE", 1)?;
         self.primary.show(&mut req, self.crtc, fb, p)?;
         Ok(req)
@@ -334,11 +345,9 @@ impl PlanarBuffer for Layout {
     }
 }
 
-/// A dumb buffer and a framebuffer on it.
+/// A framebuffer on a dumb buffer. Both live as long as the file (closing it frees them).
 pub struct Fb {
-    pub dumb: DumbBuffer,
     pub fb: framebuffer::Handle,
-    pub size: (u32, u32),
 }
 
 /// Creates a w x h dumb buffer of 32-bit `format` pixels, fills it with `pixel(x, y)` and adds a
@@ -358,11 +367,9 @@ pub fn make_fb(
             .map_dumb_buffer(&mut dumb)
             .ctx(format!("mapping the {w}x{h} dumb buffer"))?;
         if map.len() < pitch * h as usize {
-            return Err(format!(
-                "dumb buffer {w}x{h}: {} bytes for pitch {pitch}",
-                map.len()
-            )
-            .into());
+            return Err(
+                format!("dumb buffer {w}x{h}: {} bytes for pitch {pitch}", map.len()).into(),
+            );
         }
         for (y, row) in map.chunks_exact_mut(pitch).take(h as usize).enumerate() {
             for (x, px) in row.chunks_exact_mut(4).take(w as usize).enumerate() {
@@ -380,11 +387,7 @@ pub fn make_fb(
     let fb = card
         .add_planar_framebuffer(&layout, FbCmd2Flags::empty())
         .ctx(format!("DRM_IOCTL_MODE_ADDFB2 {w}x{h} {format:?}"))?;
-    Ok(Fb {
-        dumb,
-        fb,
-        size: (w, h),
-    })
+    Ok(Fb { fb })
 }
 
 /// Commits `req` with `flags`, saying what it was for if it fails.

@@ -59,7 +59,13 @@ impl<T> Context<T> for io::Result<T> {
 /// `ENOENT (No such file or directory)` for an OS error, the error's text otherwise.
 pub fn describe(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(n) => format!("{} ({e})", errno_name(n)),
+        Some(n) => {
+            let text = e.to_string();
+            let text = text
+                .strip_suffix(&format!(" (os error {n})"))
+                .unwrap_or(&text);
+            format!("{} ({text})", errno_name(n))
+        }
         None => e.to_string(),
     }
 }

@@ -25,7 +25,9 @@ pub fn pattern_fb(card: &Card, pipe: &Pipe, p: Pattern) -> Res<Fb> {
     let (w, h) = pipe.size();
     let (mw, mh) = p.min_size();
     if w < mw || h < mh {
-        return Err(format!("mode {w}x{h} is too small for pattern {p:?} (needs {mw}x{mh})").into());
+        return Err(
+            format!("mode {w}x{h} is too small for pattern {p:?} (needs {mw}x{mh})").into(),
+        );
     }
     make_fb(card, (w, h), DrmFourcc::Xrgb8888, |x, y| {
         patterns::xrgb(p.pixel(x, y, w, h))
@@ -46,9 +48,12 @@ pub fn cursor_fb(card: &Card) -> Res<Fb> {
 /// and waits for the event. Returns its sequence number.
 fn flip(card: &Card, pipe: &Pipe, fb: &Fb) -> Res<kms::Flip> {
     let mut req = AtomicModeReq::new();
-    pipe.primary
-        .props
-        .set(&mut req, pipe.primary.handle, "FB_ID", u32::from(fb.fb).into())?;
+    pipe.primary.props.set(
+        &mut req,
+        pipe.primary.handle,
+        "FB_ID",
+        u32::from(fb.fb).into(),
+    )?;
     kms::commit(
         card,
         AtomicCommitFlags::NONBLOCK | AtomicCommitFlags::PAGE_FLIP_EVENT,
@@ -66,15 +71,23 @@ pub fn run(device: &str, flips: u32) -> Res<()> {
 
     let a = pattern_fb(&card, &pipe, Pattern::A)?;
     let b = pattern_fb(&card, &pipe, Pattern::B)?;
-    let blob = card
-        .create_property_blob(&pipe.mode)
-        .map_err(|e| format!("DRM_IOCTL_MODE_CREATEPROPBLOB (mode): {}", crate::describe(&e)))?;
+    let blob = card.create_property_blob(&pipe.mode).map_err(|e| {
+        format!(
+            "DRM_IOCTL_MODE_CREATEPROPBLOB (mode): {}",
+            crate::describe(&e)
+        )
+    })?;
     let drm::control::property::Value::Blob(blob) = blob else {
         return Err("CREATEPROPBLOB returned no blob id".into());
     };
 
     let req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
-    kms::commit(&card, AtomicCommitFlags::ALLOW_MODESET, req, "modeset with pattern A")?;
+    kms::commit(
+        &card,
+        AtomicCommitFlags::ALLOW_MODESET,
+        req,
+        "modeset with pattern A",
+    )?;
     println!("modeset: pattern A");
     wait_for_host("A")?;
 

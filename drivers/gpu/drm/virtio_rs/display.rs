@@ -45,10 +45,14 @@ use kernel::{
             PlaneType, //
         },
     },
+    new_spinlock,
     prelude::*,
-    sync::atomic::{
-        Atomic,
-        Relaxed, //
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        SpinLock,
     },
 };
 
@@ -94,6 +98,9 @@ pub(crate) struct Output {
     scanout: u32,
     /// Set by a modeset commit; the next primary update sets the scanout again.
     needs_modeset: Atomic<bool>,
+    /// The last cursor command: moves repeat its resource and hotspot.
+    #[pin]
+    cursor: SpinLock<UpdateCursor>,
 }
 
 #[vtable]
@@ -278,7 +285,12 @@ fn update_cursor(
     let pos = new.crtc_rect();
     let pos = (pos.x1, pos.y1);
     if new.fb().map(|f| f.as_raw()) == old.fb().map(|f| f.as_raw()) {
-        let _ = queue.cursor(&UpdateCursor::move_to(output.scanout, pos));
+        let moved = {
+            let mut last = output.cursor.lock();
+            *last = last.moved_to(pos);
+            *last
+        };
+        let _ = queue.cursor(&moved);
         return;
     }
     let (id, hotspot) = match fb_object(new) {
@@ -294,7 +306,9 @@ fn update_cursor(
         }
         None => (0, (0, 0)),
     };
-    let _ = queue.cursor(&UpdateCursor::update(output.scanout, pos, id, hotspot));
+    let update = UpdateCursor::update(output.scanout, pos, id, hotspot);
+    *output.cursor.lock() = update;
+    let _ = queue.cursor(&update);
 }
 
 /// The virtual encoder of a scanout.
@@ -407,6 +421,7 @@ pub(crate) fn init(drm: &drm::UnregisteredDevice<VirtioGpuDrm>, edid: bool) -> R
             },
             try_pin_init!(OutputPlane {}),
         )?;
+        let hidden_cursor = UpdateCursor::update(scanout, (0, 0), 0, (0, 0));
         kms.add_crtc(
             primary,
             Some(cursor),
@@ -414,6 +429,7 @@ pub(crate) fn init(drm: &drm::UnregisteredDevice<VirtioGpuDrm>, edid: bool) -> R
             try_pin_init!(Output {
                 scanout,
                 needs_modeset: Atomic::new(false),
+                cursor <- new_spinlock!(hidden_cursor),
             }),
         )?;
         let encoder =

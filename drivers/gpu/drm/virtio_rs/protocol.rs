@@ -573,12 +573,13 @@ impl UpdateCursor {
         }
     }
 
-    /// Moves the current cursor to `(x, y)`.
-    pub(crate) fn move_to(scanout_id: u32, (x, y): (i32, i32)) -> Self {
+    /// Moves the cursor that `self` showed to `(x, y)`. The move keeps naming the cursor's
+    /// resource: QEMU takes a resource id of 0 in a move for "hide the cursor".
+    pub(crate) fn moved_to(&self, (x, y): (i32, i32)) -> Self {
         Self {
             hdr: CtrlHdr::new(ctrl_type::CMD_MOVE_CURSOR),
-            pos: CursorPos::at(scanout_id, x, y),
-            ..Self::default()
+            pos: CursorPos::at(u32::from_le(self.pos.scanout_id), x, y),
+            ..*self
         }
     }
 }
@@ -883,9 +884,11 @@ mod tests {
         assert_eq!(&bytes[24..28], &[1, 0, 0, 0]);
         assert_eq!(&bytes[28..32], &[0xfb, 0xff, 0xff, 0xff]);
         assert_eq!(&bytes[52..56], &[0, 0, 0, 0]);
-        let moved = UpdateCursor::move_to(0, (3, 4));
+        let moved = cmd.moved_to((3, 4));
         assert_eq!(&moved.as_bytes()[..4], &[1, 3, 0, 0]);
-        assert_eq!(moved.resource_id, 0);
+        assert_eq!(&moved.as_bytes()[24..32], &[1, 0, 0, 0, 3, 0, 0, 0]);
+        assert_eq!(u32::from_le(moved.resource_id), 9);
+        assert_eq!(&moved.as_bytes()[44..48], &[2, 0, 0, 0]);
     }
 
     #[test]
