@@ -27,6 +27,14 @@ while_shown() {
 	n=$(grep -c " 1024x768 " "$RESULTS/debugfs-resources.txt")
 	[ "$n" -ge 2 ] || fail "debugfs shows $n 1024x768 resources, expected 2"
 	log "debugfs: $(tr '\n' ';' < "$RESULTS/debugfs-resources.txt")"
+	# Blob flushes are fenced: with blobs, fences were emitted and signalled.
+	cat "$dbg/fences" > "$RESULTS/debugfs-fences.txt"
+	read -r word signalled emitted < "$RESULTS/debugfs-fences.txt"
+	min=0
+	grep -q "^blob resources *: yes" "$RESULTS/debugfs-features.txt" && min=1
+	[ "$word" = fence ] && [ "$emitted" -ge "$min" ] ||
+		fail "debugfs fences: $(cat "$RESULTS/debugfs-fences.txt")"
+	log "fences: $signalled of $emitted signalled"
 }
 
 modetest_show pattern -M "$DRIVER" -s "$conn:1024x768"

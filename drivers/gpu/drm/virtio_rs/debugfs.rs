@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! debugfs: `/sys/kernel/debug/virtio_rs-<pci device>/{features,resources}`.
+//! debugfs: `/sys/kernel/debug/virtio_rs-<pci device>/{features,resources,fences}`.
 
-use crate::gem::Resources;
+use crate::{
+    gem::Resources,
+    queue::CommandQueue, //
+};
 use core::fmt;
 use kernel::{
     debugfs::{
@@ -52,12 +55,19 @@ fn write_resources(resources: &Arc<Resources>, f: &mut fmt::Formatter<'_>) -> fm
     resources.write(f)
 }
 
+fn write_fences(queue: &Arc<CommandQueue>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (emitted, signalled) = queue.fence_ids();
+    writeln!(f, "fence {signalled} {emitted}")
+}
+
 #[pin_data]
 struct Files {
     #[pin]
     features: File<Features>,
     #[pin]
     resources: File<Arc<Resources>>,
+    #[pin]
+    fences: File<Arc<CommandQueue>>,
 }
 
 /// The debugfs directory of one device and its files; removed when dropped.
@@ -71,6 +81,7 @@ impl DebugFs {
         device_name: &CStr,
         features: Features,
         resources: Arc<Resources>,
+        queue: Arc<CommandQueue>,
     ) -> Result<Self> {
         let name = CString::try_from_fmt(fmt!("virtio_rs-{}", device_name))?;
         let dir = Dir::new(&name);
@@ -79,6 +90,7 @@ impl DebugFs {
             try_pin_init!(Files {
                 features <- parent.read_callback_file(c"features", features, &write_features),
                 resources <- parent.read_callback_file(c"resources", resources, &write_resources),
+                fences <- parent.read_callback_file(c"fences", queue, &write_fences),
             }),
             GFP_KERNEL,
         )?;

@@ -273,8 +273,23 @@ fn update_primary(
             let _ = queue.send(&SetScanout::new(output.scanout, id, src));
         }
     }
-    let _ = queue.send(&ResourceFlush::new(id, r));
+    // As the C driver: a blob's flush is fenced and waited for, briefly, so the host has read
+    // the buffer before the commit completes.
+    if obj.blob() {
+        if let Ok(fence) = queue.send_fenced(&ResourceFlush::new(id, r)) {
+            let _ = queue.wait_fence(fence, FLUSH_WAIT_MS);
+        }
+    } else {
+        let _ = queue.send(&ResourceFlush::new(id, r));
+    }
 }
+
+/// How long a cursor update waits for its image to reach the host (the C driver waits without
+/// limit; a host that never answers must not wedge the cursor).
+const CURSOR_WAIT_MS: u32 = 1000;
+
+/// How long a commit waits for the host to flush a blob.
+const FLUSH_WAIT_MS: u32 = 50;
 
 fn update_cursor(
     queue: &CommandQueue,
@@ -300,7 +315,11 @@ fn update_cursor(
                 let r = Rect::new(0, 0, dst.width().max(0) as u32, dst.height().max(0) as u32);
                 // The cursor queue does not wait for the control queue: the image must be
                 // on the host before the cursor command names it.
-                let _ = queue.call(&TransferToHost2d::new(obj.resource_id(), r, 0));
+                if let Ok(fence) =
+                    queue.send_fenced(&TransferToHost2d::new(obj.resource_id(), r, 0))
+                {
+                    let _ = queue.wait_fence(fence, CURSOR_WAIT_MS);
+                }
             }
             (obj.resource_id(), new.hotspot())
         }

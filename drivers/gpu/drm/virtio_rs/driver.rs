@@ -152,6 +152,7 @@ impl<'bound> VirtioGpu<'bound> {
                 scanouts: u32::try_from(count).map_err(|_| EINVAL)?,
             },
             resources.clone(),
+            queue.clone(),
         )?;
         let bound_queue = queue.clone();
         let reg = kdrm::Registration::new_static(

@@ -130,6 +130,17 @@ impl CtrlHdr {
         self.fence_id = id.to_le();
     }
 
+    /// Sets fence `id` in the header at the start of the encoded command `bytes`.
+    pub(crate) fn set_fence_in(bytes: &mut [u8], id: u64) -> Result {
+        let (mut hdr, _) = Self::read_from_prefix(bytes).map_err(|_| EINVAL)?;
+        hdr.set_fence(id);
+        bytes
+            .get_mut(..core::mem::size_of::<Self>())
+            .ok_or(EINVAL)?
+            .copy_from_slice(hdr.as_bytes());
+        Ok(())
+    }
+
     /// The fence the device signalled with this response, if any.
     pub(crate) fn fence(&self) -> Option<u64> {
         (u32::from_le(self.flags) & FLAG_FENCE != 0).then(|| u64::from_le(self.fence_id))

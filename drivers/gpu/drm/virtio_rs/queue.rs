@@ -75,6 +75,8 @@ pub(crate) struct Request {
     payload: KVec<u8>,
     response: KVec<u8>,
     reply: Option<Arc<Reply>>,
+    /// Ask the device to signal a fence once the command completed.
+    fenced: bool,
 }
 
 impl virtio::Buffer for Request {
@@ -90,11 +92,51 @@ impl Request {
     fn complete(self, len: u32, dequeue: &Dequeue) {
         // A device cannot have written more than the buffer holds.
         let len = usize::try_from(len).map_or(self.response.len(), |l| l.min(self.response.len()));
+        if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(&self.response[..len]) {
+            if let Some(id) = hdr.fence() {
+                dequeue.events.fences.lock().signal(id);
+            }
+        }
         match self.reply {
             Some(reply) => *reply.response.lock() = Some((self.response, len)),
             // Nobody waits for this answer: only errors are worth a word.
             None => dequeue.check_unwaited(&self.command, &self.response[..len]),
         }
+    }
+}
+
+/// The fences of the control queue (`VIRTIO_GPU_FLAG_FENCE`): ids are handed out in ring order,
+/// and the device signals them in that order, so one number tells which are done.
+#[derive(Default)]
+struct FenceIds {
+    emitted: u64,
+    signalled: u64,
+}
+
+impl FenceIds {
+    fn emit(&mut self) -> u64 {
+        self.emitted += 1;
+        self.emitted
+    }
+
+    /// Takes back `id`, the last id emitted, for a command that was not queued. The ring lock,
+    /// held from `emit` to here, keeps other ids from being emitted in between.
+    fn unemit(&mut self, id: u64) {
+        if id == self.emitted {
+            self.emitted -= 1;
+        }
+    }
+
+    /// The device completed fence `id`, and hence all earlier ones. Ids it never got (a
+    /// misbehaving host) are ignored.
+    fn signal(&mut self, id: u64) {
+        if id <= self.emitted && id > self.signalled {
+            self.signalled = id;
+        }
+    }
+
+    fn is_signalled(&self, id: u64) -> bool {
+        id <= self.signalled
     }
 }
 
@@ -105,6 +147,8 @@ struct Events {
     generation: Mutex<u64>,
     #[pin]
     changed: CondVar,
+    #[pin]
+    fences: SpinLock<FenceIds>,
 }
 
 /// The handler of the queue interrupts: completes the requests the device used.
@@ -173,6 +217,7 @@ impl CommandQueue {
             pin_init!(Events {
                 generation <- new_mutex!(0),
                 changed <- new_condvar!(),
+                fences <- new_spinlock!(FenceIds::default()),
             }),
             GFP_KERNEL,
         )?;
@@ -216,21 +261,33 @@ impl CommandQueue {
         Ok(())
     }
 
-    /// Adds `request` to queue `index`, waiting while the ring is full.
-    fn submit(&self, index: usize, mut request: KBox<Request>) -> Result {
+    /// Adds `request` to queue `index`, waiting while the ring is full. Returns the id of its
+    /// fence if it asked for one (else 0).
+    fn submit(&self, index: usize, mut request: KBox<Request>) -> Result<u64> {
         let queue = self.queues.get(index).ok_or(ENODEV)?;
         loop {
             let seen = self.generation();
+            let mut fence = 0;
             let added = {
                 let mut queue = queue.lock();
+                // Fence ids follow the ring order: assign them with the ring locked, and take
+                // the id back if the ring refuses the command.
+                if request.fenced {
+                    fence = self.events.fences.lock().emit();
+                    CtrlHdr::set_fence_in(&mut request.command, fence)?;
+                }
                 let added = queue.add(request);
-                if added.is_ok() {
-                    queue.kick();
+                match &added {
+                    Ok(()) => {
+                        queue.kick();
+                    }
+                    Err(_) if fence != 0 => self.events.fences.lock().unemit(fence),
+                    Err(_) => {}
                 }
                 added
             };
             match added {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(fence),
                 Err(e) if e.error == ENOSPC => {
                     request = e.buffer;
                     self.wait(seen, || queue.lock().num_free() > 0)?;
@@ -270,6 +327,7 @@ impl CommandQueue {
                     payload: bytes_of(payload.as_bytes())?,
                     response,
                     reply: Some(reply.clone()),
+                    fenced: false,
                 },
                 GFP_KERNEL,
             )?,
@@ -291,6 +349,16 @@ impl CommandQueue {
     /// Commands are executed in the order they were sent, so a later [`Self::call`] returns
     /// only after this one was executed.
     pub(crate) fn send<C: Command>(&self, command: &C) -> Result {
+        self.send_request(command, false).map(|_| ())
+    }
+
+    /// Like [`Self::send`], with a fence the device signals when it completed the command;
+    /// returns the fence's id for [`Self::wait_fence`].
+    pub(crate) fn send_fenced<C: Command>(&self, command: &C) -> Result<u64> {
+        self.send_request(command, true)
+    }
+
+    fn send_request<C: Command>(&self, command: &C, fenced: bool) -> Result<u64> {
         let mut response = KVec::new();
         response.resize(core::mem::size_of::<C::Response>(), 0u8, GFP_KERNEL)?;
         self.submit(
@@ -301,10 +369,36 @@ impl CommandQueue {
                     payload: KVec::new(),
                     response,
                     reply: None,
+                    fenced,
                 },
                 GFP_KERNEL,
             )?,
         )
+    }
+
+    /// Waits up to `timeout_ms` for fence `id`: `ETIMEDOUT` if the device did not signal it.
+    pub(crate) fn wait_fence(&self, id: u64, timeout_ms: u32) -> Result {
+        let signalled = || self.events.fences.lock().is_signalled(id);
+        let mut left: Jiffies = msecs_to_jiffies(timeout_ms);
+        let mut generation = self.events.generation.lock();
+        while !signalled() {
+            match self
+                .events
+                .changed
+                .wait_interruptible_timeout(&mut generation, left)
+            {
+                CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
+                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+            }
+        }
+        Ok(())
+    }
+
+    /// The last fence emitted and the last the device signalled.
+    pub(crate) fn fence_ids(&self) -> (u64, u64) {
+        let fences = self.events.fences.lock();
+        (fences.emitted, fences.signalled)
     }
 
     /// Sends a cursor command; the cursor queue has no responses to wait for.
@@ -317,10 +411,12 @@ impl CommandQueue {
                     payload: KVec::new(),
                     response: KVec::new(),
                     reply: None,
+                    fenced: false,
                 },
                 GFP_KERNEL,
             )?,
         )
+        .map(|_| ())
     }
 
     fn decode<C: Command>(&self, bytes: &[u8]) -> Result<KBox<C::Response>> {
@@ -353,5 +449,44 @@ impl CommandQueue {
         })?;
         out.as_mut_bytes().copy_from_slice(body);
         Ok(out)
+    }
+}
+
+#[kunit_tests(virtio_rs_queue)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_signal_in_order() {
+        let mut f = FenceIds::default();
+        let (a, b, c) = (f.emit(), f.emit(), f.emit());
+        assert_eq!((a, b, c), (1, 2, 3));
+        assert!(!f.is_signalled(a));
+        f.signal(b);
+        assert!(f.is_signalled(a) && f.is_signalled(b) && !f.is_signalled(c));
+        // Older completions never move backwards.
+        f.signal(a);
+        assert!(f.is_signalled(b));
+    }
+
+    #[test]
+    fn unknown_fences_are_ignored() {
+        let mut f = FenceIds::default();
+        let a = f.emit();
+        f.signal(a + 5);
+        assert!(!f.is_signalled(a));
+        f.signal(0);
+        assert!(!f.is_signalled(a));
+    }
+
+    #[test]
+    fn refused_commands_give_their_id_back() {
+        let mut f = FenceIds::default();
+        let a = f.emit();
+        let b = f.emit();
+        f.unemit(b);
+        assert_eq!(f.emit(), b);
+        f.signal(a);
+        assert!(!f.is_signalled(b));
     }
 }
