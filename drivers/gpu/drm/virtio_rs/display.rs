@@ -228,8 +228,8 @@ fn update_primary(
     old: &PlaneState<OutputPlane>,
     commit: &AtomicCommit<'_, VirtioGpuDrm>,
 ) {
-    let active = commit.new_crtc_state(output).is_some_and(|s| s.active())
-        || (commit.new_crtc_state(output).is_none() && new.crtc().is_some());
+    // A plane with a CRTC always brings that CRTC into the commit.
+    let active = commit.new_crtc_state(output).is_some_and(|s| s.active());
     let (Some(fb), true) = (new.fb(), active) else {
         let _ = queue.send(&SetScanout::new(output.scanout, 0, src_pixels(new)));
         return;
@@ -251,13 +251,15 @@ fn update_primary(
 
     if obj.dumb() {
         let pitch = u64::from(fb.pitch(0));
-        let offset = u64::from(x) * 4 + u64::from(y) * pitch;
+        let offset = u64::from(fb.offset(0)) + u64::from(x) * 4 + u64::from(y) * pitch;
         let _ = queue.send(&TransferToHost2d::new(id, r, offset));
     }
 
-    let changed = old.fb().map(|f| f.as_raw()) != Some(fb.as_raw())
-        || new.src_rect() != old.src_rect()
-        || output.needs_modeset.xchg(false, Relaxed);
+    // Always consume the modeset flag, whatever else changed.
+    let modeset = output.needs_modeset.xchg(false, Relaxed);
+    let changed = modeset
+        || old.fb().map(|f| f.as_raw()) != Some(fb.as_raw())
+        || new.src_rect() != old.src_rect();
     if changed {
         let src = src_pixels(new);
         if obj.blob() {
@@ -361,7 +363,10 @@ impl kms::DriverConnector for OutputConnector {
         let scanouts = connector.drm_dev().scanouts.lock();
         let info = scanouts.get(connector.scanout as usize).ok_or(EINVAL)?;
 
-        probe.update_edid(info.edid.as_ref())?;
+        // Without the EDID feature the connector has no EDID property to update.
+        if connector.drm_dev().has_edid {
+            probe.update_edid(info.edid.as_ref())?;
+        }
         if probe.add_edid_modes() > 0 {
             return Ok(());
         }

@@ -138,6 +138,7 @@ impl<'bound> VirtioGpu<'bound> {
             try_pin_init!(DrmData {
                 num_scanouts: u32::try_from(count).map_err(|_| EINVAL)?,
                 blob: vdev.has_feature(features::RESOURCE_BLOB),
+                has_edid,
                 scanouts <- new_mutex!(scanouts),
             }),
         )?;

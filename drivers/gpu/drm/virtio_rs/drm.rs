@@ -51,6 +51,8 @@ pub(crate) struct DrmData {
     pub(crate) num_scanouts: u32,
     /// Whether dumb buffers are guest blobs (the device offers blob resources).
     pub(crate) blob: bool,
+    /// Whether the device offers EDIDs (and the connectors have an EDID property).
+    pub(crate) has_edid: bool,
     #[pin]
     pub(crate) scanouts: Mutex<KVec<ScanoutInfo>>,
 }

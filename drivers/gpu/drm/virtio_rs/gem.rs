@@ -124,7 +124,7 @@ impl Resources {
 }
 
 /// What a buffer object knows of its host resource.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct VirtioObject {
     resource_id: u32,
     /// The host resource exists (it was created and must be unreferenced).
@@ -150,6 +150,19 @@ impl gem::DriverObject for VirtioObject {
     type Driver = VirtioGpuDrm;
     type Args = ObjectArgs;
 
+    /// Called before the pages are freed: the host must be done with them first. Once the
+    /// device is gone the queue reports ENODEV and there is no host left.
+    fn release(&self) {
+        if self.created.load(Acquire) {
+            if let Err(e) = self.queue.call(&ResourceUnref::new(self.resource_id)) {
+                if e != ENODEV {
+                    self.queue.log_error("RESOURCE_UNREF", self.resource_id, e);
+                }
+            }
+            self.resources.remove(self.resource_id);
+        }
+    }
+
     fn new(_dev: &VirtioDrmDevice, _size: usize, args: ObjectArgs) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             resource_id: args.resource_id,
@@ -173,18 +186,6 @@ impl VirtioObject {
 
     pub(crate) fn blob(&self) -> bool {
         self.blob
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for VirtioObject {
-    fn drop(self: Pin<&mut Self>) {
-        if self.created.load(Acquire) {
-            // Wait for the answer: the host must be done with the pages before they are freed.
-            // Once the device is gone the queue reports ENODEV and there is no host left.
-            let _ = self.queue.call(&ResourceUnref::new(self.resource_id));
-            self.resources.remove(self.resource_id);
-        }
     }
 }
 
@@ -228,12 +229,14 @@ pub(crate) fn create_dumb(
     let entries = mem_entries(&obj, pdev.as_ref())?;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
     let queue = &bound.queue;
+    // From the first command on the host may hold the resource: release it in any case (an
+    // UNREF of a resource the host refused to create is answered with an error, harmlessly).
+    obj.created.store(true, Release);
     if blob {
         queue.call_with(
             &ResourceCreateBlob::guest(resource_id, count, size),
             &entries,
         )?;
-        obj.created.store(true, Release);
     } else {
         queue.call(&ResourceCreate2d::new(
             resource_id,
@@ -241,7 +244,6 @@ pub(crate) fn create_dumb(
             width,
             height,
         ))?;
-        obj.created.store(true, Release);
         queue.call_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
     }
     bound.resources.insert(ResourceInfo {

@@ -58,7 +58,8 @@ const CONTROL: usize = 0;
 const CURSOR: usize = 1;
 
 /// How long a caller waits for a response (or for room in the ring) before giving up on a
-/// device that stopped answering.
+/// device that stopped answering. Waits are not interruptible: a command whose answer matters
+/// (e.g. that the host let go of memory before it is freed) must not be abandoned on a signal.
 const RESPONSE_TIMEOUT_MS: u32 = 5000;
 
 /// Where the dequeue work hands a response to the submitter waiting for it.
@@ -248,11 +249,7 @@ impl CommandQueue {
         let mut left: Jiffies = msecs_to_jiffies(RESPONSE_TIMEOUT_MS);
         let mut generation = self.events.generation.lock();
         while *generation == seen && !until() {
-            match self
-                .events
-                .changed
-                .wait_interruptible_timeout(&mut generation, left)
-            {
+            match self.events.changed.wait_timeout(&mut generation, left) {
                 CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
                 CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
                 CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
@@ -382,17 +379,18 @@ impl CommandQueue {
         let mut left: Jiffies = msecs_to_jiffies(timeout_ms);
         let mut generation = self.events.generation.lock();
         while !signalled() {
-            match self
-                .events
-                .changed
-                .wait_interruptible_timeout(&mut generation, left)
-            {
+            match self.events.changed.wait_timeout(&mut generation, left) {
                 CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
                 CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
                 CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
             }
         }
         Ok(())
+    }
+
+    /// Logs that the device failed `what` for resource `id`.
+    pub(crate) fn log_error(&self, what: &str, id: u32, err: Error) {
+        dev_err!(self.dev, "{} of resource {} failed: {:?}\n", what, id, err);
     }
 
     /// The last fence emitted and the last the device signalled.

@@ -106,6 +106,9 @@ impl<'a, D: KmsDriver> AtomicCheck<'a, D> {
     /// retry. Fails with [`EINVAL`] for the CRTC whose check is running.
     pub fn crtc_state(&self, crtc: &Crtc<D::Crtc>) -> Result<&'a CrtcState<D::Crtc>> {
         self.check_excluded(crtc.as_raw())?;
+        if !same_device(self.as_raw(), crtc.drm_dev().as_raw()) {
+            return Err(EINVAL);
+        }
 
         // SAFETY: `self.raw` is in its check phase; the helper takes the CRTC's lock through the
         // commit's acquire context.
@@ -121,6 +124,9 @@ impl<'a, D: KmsDriver> AtomicCheck<'a, D> {
 
     /// Returns the new state of `crtc` if the CRTC is part of the commit.
     pub fn new_crtc_state(&self, crtc: &Crtc<D::Crtc>) -> Option<&'a CrtcState<D::Crtc>> {
+        if !same_device(self.as_raw(), crtc.drm_dev().as_raw()) {
+            return None;
+        }
         self.check_excluded(crtc.as_raw()).ok()?;
         // SAFETY: `self.raw` and `crtc` are valid.
         let state =
@@ -131,6 +137,9 @@ impl<'a, D: KmsDriver> AtomicCheck<'a, D> {
 
     /// Returns the old (current) state of `crtc` if the CRTC is part of the commit.
     pub fn old_crtc_state(&self, crtc: &Crtc<D::Crtc>) -> Option<&'a CrtcState<D::Crtc>> {
+        if !same_device(self.as_raw(), crtc.drm_dev().as_raw()) {
+            return None;
+        }
         // SAFETY: `self.raw` and `crtc` are valid.
         let state =
             unsafe { bindings::drm_atomic_get_old_crtc_state(self.as_raw(), crtc.as_raw()) };
@@ -140,6 +149,9 @@ impl<'a, D: KmsDriver> AtomicCheck<'a, D> {
 
     /// Returns the new state of `plane` if the plane is part of the commit.
     pub fn new_plane_state(&self, plane: &Plane<D::Plane>) -> Option<&'a PlaneState<D::Plane>> {
+        if !same_device(self.as_raw(), plane.drm_dev().as_raw()) {
+            return None;
+        }
         self.check_excluded(plane.as_raw()).ok()?;
         // SAFETY: `self.raw` and `plane` are valid.
         let state =
@@ -150,6 +162,9 @@ impl<'a, D: KmsDriver> AtomicCheck<'a, D> {
 
     /// Returns the old (current) state of `plane` if the plane is part of the commit.
     pub fn old_plane_state(&self, plane: &Plane<D::Plane>) -> Option<&'a PlaneState<D::Plane>> {
+        if !same_device(self.as_raw(), plane.drm_dev().as_raw()) {
+            return None;
+        }
         // SAFETY: `self.raw` and `plane` are valid.
         let state =
             unsafe { bindings::drm_atomic_get_old_plane_state(self.as_raw(), plane.as_raw()) };
@@ -162,6 +177,9 @@ impl<'a, D: KmsDriver> AtomicCheck<'a, D> {
         &self,
         connector: &Connector<D::Connector>,
     ) -> Option<&'a ConnectorState<D::Connector>> {
+        if !same_device(self.as_raw(), connector.drm_dev().as_raw()) {
+            return None;
+        }
         self.check_excluded(connector.as_raw()).ok()?;
         // SAFETY: `self.raw` and `connector` are valid.
         let state = unsafe {
@@ -217,6 +235,9 @@ impl<'a, D: KmsDriver> AtomicCommit<'a, D> {
 
     /// Returns the new state of `crtc` if the CRTC is part of the commit.
     pub fn new_crtc_state(&self, crtc: &Crtc<D::Crtc>) -> Option<&'a CrtcState<D::Crtc>> {
+        if !same_device(self.as_raw(), crtc.drm_dev().as_raw()) {
+            return None;
+        }
         // SAFETY: `self.raw` and `crtc` are valid.
         let state =
             unsafe { bindings::drm_atomic_get_new_crtc_state(self.as_raw(), crtc.as_raw()) };
@@ -227,6 +248,9 @@ impl<'a, D: KmsDriver> AtomicCommit<'a, D> {
 
     /// Returns the old state of `crtc` if the CRTC is part of the commit.
     pub fn old_crtc_state(&self, crtc: &Crtc<D::Crtc>) -> Option<&'a CrtcState<D::Crtc>> {
+        if !same_device(self.as_raw(), crtc.drm_dev().as_raw()) {
+            return None;
+        }
         // SAFETY: `self.raw` and `crtc` are valid.
         let state =
             unsafe { bindings::drm_atomic_get_old_crtc_state(self.as_raw(), crtc.as_raw()) };
@@ -236,6 +260,9 @@ impl<'a, D: KmsDriver> AtomicCommit<'a, D> {
 
     /// Returns the new state of `plane` if the plane is part of the commit.
     pub fn new_plane_state(&self, plane: &Plane<D::Plane>) -> Option<&'a PlaneState<D::Plane>> {
+        if !same_device(self.as_raw(), plane.drm_dev().as_raw()) {
+            return None;
+        }
         // SAFETY: `self.raw` and `plane` are valid.
         let state =
             unsafe { bindings::drm_atomic_get_new_plane_state(self.as_raw(), plane.as_raw()) };
@@ -245,6 +272,9 @@ impl<'a, D: KmsDriver> AtomicCommit<'a, D> {
 
     /// Returns the old state of `plane` if the plane is part of the commit.
     pub fn old_plane_state(&self, plane: &Plane<D::Plane>) -> Option<&'a PlaneState<D::Plane>> {
+        if !same_device(self.as_raw(), plane.drm_dev().as_raw()) {
+            return None;
+        }
         // SAFETY: `self.raw` and `plane` are valid.
         let state =
             unsafe { bindings::drm_atomic_get_old_plane_state(self.as_raw(), plane.as_raw()) };
@@ -258,6 +288,9 @@ impl<'a, D: KmsDriver> AtomicCommit<'a, D> {
     /// not take is armed when the CRTC's [`atomic_flush`](super::DriverCrtc::atomic_flush)
     /// returns.
     pub fn take_event(&self, crtc: &Crtc<D::Crtc>) -> Option<PendingVblankEvent<'a>> {
+        if !same_device(self.as_raw(), crtc.drm_dev().as_raw()) {
+            return None;
+        }
         // SAFETY: `self.raw` and `crtc` are valid.
         let state =
             unsafe { bindings::drm_atomic_get_new_crtc_state(self.as_raw(), crtc.as_raw()) };
@@ -268,4 +301,14 @@ impl<'a, D: KmsDriver> AtomicCommit<'a, D> {
         // `'a`.
         unsafe { PendingVblankEvent::take(crtc.as_raw(), state) }
     }
+}
+
+/// Whether an object of device `object` may be looked up in a commit of device `commit`: the
+/// commit's state arrays are indexed by object index and sized for its own device.
+fn same_device(
+    commit: *mut bindings::drm_atomic_commit,
+    object: *mut bindings::drm_device,
+) -> bool {
+    // SAFETY: `commit` is a valid commit (a type invariant of the handles calling this).
+    unsafe { (*commit).dev == object }
 }

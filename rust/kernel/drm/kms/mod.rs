@@ -481,8 +481,9 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// [`Registration::resume`](drm::Registration::resume)
     /// (`drm_mode_config_helper_suspend()`).
     ///
-    /// The commit callbacks run as usual (the parent device is still bound).
-    pub fn suspend(&self) -> Result {
+    /// The commit callbacks run as usual (the parent device is still bound). Takes `&mut self`
+    /// so that suspend and resume of one device cannot race on the saved state.
+    pub fn suspend(&mut self) -> Result {
         // SAFETY: The device is registered and its mode configuration complete.
         to_result(unsafe { bindings::drm_mode_config_helper_suspend(self.device().as_raw()) })
     }
@@ -491,7 +492,7 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// (`drm_mode_config_helper_resume()`).
     ///
     /// Fails with [`EINVAL`] if there is no saved state.
-    pub fn resume(&self) -> Result {
+    pub fn resume(&mut self) -> Result {
         let dev = self.device().as_raw();
 
         // SAFETY: `dev` is valid. `suspend_state` is only written by the suspend and resume

@@ -131,7 +131,9 @@ pub trait DriverPlane: Send + Sync + Sized + 'static {
 
     /// What [`DriverPlane::prepare_fb`] prepared for a state, handed back to
     /// [`DriverPlane::cleanup_fb`]. `()` if the driver does not implement `prepare_fb`.
-    type FbPrepared: Send + 'static;
+    ///
+    /// `Sync`: commit callbacks of one commit and checks of the next may read it at once.
+    type FbPrepared: Send + Sync + 'static;
 
     /// Checks the plane's new state (`drm_plane_helper_funcs.atomic_check`).
     ///
