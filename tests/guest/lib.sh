@@ -187,6 +187,49 @@ modetest_show() {
 	wait "$_pid" || fail "modetest failed: $(tail -n 2 "$RESULTS/modetest.txt")"
 }
 
+# drm_test_card: the device node of the virtio GPU's DRM device (fails the
+# scenario if there is none).
+drm_test_card() {
+	_dev=$(virtio_gpu_device) || fail "no virtio GPU device on the virtio bus"
+	wait_for 10 drm_card_of "$_dev" > /dev/null || fail "$DRIVER created no DRM device"
+	_card=/dev/dri/$(basename "$(drm_card_of "$_dev")")
+	wait_for 10 test -c "$_card" || fail "no device node $_card"
+	echo "$_card"
+}
+
+# drm_test_run TAGS -- ARGS...: run tests/drm-test with ARGS (output in
+# $RESULTS/drm-test.txt); at each of the space-separated TAGS it prints
+# "WAIT TAG" and waits for a line: take screendump TAG, then let it go on.
+# Fails the scenario unless the program exits 0 after the last tag.
+drm_test_run() {
+	_tags=$1
+	shift 2
+	_bin=/cache/drm-test-target/release/drm-test
+	_out=$RESULTS/drm-test.txt
+	[ -x "$_bin" ] || fail "no $_bin: run scripts/build-drm-test.sh"
+	rm -f /tmp/drm-test.in /tmp/drm-test.rc
+	mkfifo /tmp/drm-test.in
+	("$_bin" "$@" < /tmp/drm-test.in > "$_out" 2>&1
+		echo $? > /tmp/drm-test.rc) &
+	exec 3> /tmp/drm-test.in
+	for _tag in $_tags; do
+		# Waiting at the tag, or ended.
+		wait_for 120 sh -c "grep -qx 'WAIT $_tag' '$_out' || [ -e /tmp/drm-test.rc ]" ||
+			fail "drm-test did not reach WAIT $_tag in 120 s: $(tail -n 2 "$_out")"
+		grep -qx "WAIT $_tag" "$_out" ||
+			fail "drm-test ended (status $(cat /tmp/drm-test.rc)) before WAIT $_tag: $(tail -n 2 "$_out")"
+		shot "$_tag" || fail "screendump $_tag failed"
+		echo >&3
+	done
+	exec 3>&-
+	wait_for 30 test -e /tmp/drm-test.rc || fail "drm-test did not end after its last WAIT"
+	_rc=$(cat /tmp/drm-test.rc)
+	if [ "$_rc" != 0 ]; then
+		grep '^FAIL ' "$_out" | while read -r _line; do log "$_line"; done
+		fail "drm-test $1 exited with status $_rc: $(tail -n 1 "$_out")"
+	fi
+}
+
 # ---- for init.sh only --------------------------------------------------
 
 # Writes dmesg and the verdict to the results share and powers off.  Runs at
