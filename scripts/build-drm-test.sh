@@ -12,6 +12,17 @@ cache_lock
 
 env=(CARGO_HOME=/cache/cargo CARGO_TARGET_DIR=/cache/drm-test-target)
 
+# cargo checks crates.io's certificate against the host's CA bundle, which
+# also holds the CAs of any TLS proxy the host's network requires; the root's
+# own bundle (package ca-certificates) is the fallback.
+host_ca=/etc/ssl/certs/ca-certificates.crt
+if [ -s "$host_ca" ]; then
+	mkdir -p "$CACHE/cargo"
+	cmp -s "$host_ca" "$CACHE/cargo/ca-certificates.crt" ||
+		cp "$host_ca" "$CACHE/cargo/ca-certificates.crt"
+	env+=(CARGO_HTTP_CAINFO=/cache/cargo/ca-certificates.crt)
+fi
+
 log "building tests/drm-test"
 "$TOP/scripts/inroot.sh" env "${env[@]}" \
 	cargo build --quiet --release --locked \
