@@ -727,6 +727,27 @@ def parse_args(argv):
     return args
 
 
+def qemu_death(out):
+    """The last line QEMU wrote to stderr, or ''."""
+    try:
+        with open(os.path.join(out, "qemu-stderr.log"), errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def qemu_died_before_init(out):
+    """Whether QEMU aborted (killed by a signal it raised itself, e.g. an assertion) before
+    the guest's init printed anything."""
+    try:
+        with open(os.path.join(out, "serial.log"), errors="replace") as f:
+            serial = f.read()
+    except OSError:
+        return False
+    return "harness: start" not in serial and "Assertion" in qemu_death(out)
+
+
 def main(argv):
     args = parse_args(argv)
     out = os.path.abspath(args.out or os.path.join(
@@ -750,7 +771,19 @@ def main(argv):
         if args.kunit and not os.path.exists(KUNIT_PY):
             raise SetupError(f"--kunit needs {KUNIT_PY}")
         prepare_out(out)
-        return Run(args, out).main()
+        rc = Run(args, out).main()
+        if rc != 0 and qemu_died_before_init(out):
+            # QEMU itself aborted while the guest was still booting (seen once: an
+            # assertion in QEMU's MSI-X emulation during PCI enumeration under TCG).
+            # That says nothing about the scenario: run it once more, and say so.
+            print(f"guest-run: QEMU died before the guest's init ran "
+                  f"({qemu_death(out)}); running the scenario once more", flush=True)
+            crashed = out + ".qemu-crash"
+            shutil.rmtree(crashed, ignore_errors=True)
+            os.rename(out, crashed)
+            prepare_out(out)
+            rc = Run(args, out).main()
+        return rc
     except SetupError as e:
         print(f"guest-run: error: {e}", file=sys.stderr)
         print(f"scenario {args.scenario} driver {args.driver}: FAIL ({e}) "
