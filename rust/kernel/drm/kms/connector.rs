@@ -228,7 +228,9 @@ impl<T: DriverConnector> Connector<T> {
         // registration.
         unsafe { (*connector).helper_private = &Self::HELPER_FUNCS };
 
-        if edid_property {
+        // `drm_connector_init()` attached the property already to every type but virtual
+        // connectors; attaching it twice would list it twice.
+        if edid_property && connector_type == ConnectorType::Virtual {
             // SAFETY: `connector` is initialised and not registered.
             unsafe { bindings::drm_connector_attach_edid_property(connector) };
         }
