@@ -36,8 +36,12 @@ run() {		# name command...
 }
 
 guest() {	# scenario driver [runner options]
-	local scenario=$1 driver=$2; shift 2
-	run "e2e:$scenario:$driver" "$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py \
+	guest_as "e2e:$1:$2" "$@"
+}
+
+guest_as() {	# name scenario driver [runner options]
+	local name=$1 scenario=$2 driver=$3; shift 3
+	run "$name" "$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py \
 		--scenario "$scenario" --driver "$driver" "$@"
 }
 
@@ -80,7 +84,8 @@ for g in $groups; do
 			run "pixels:modetest:$driver" python3 "$TOP/tests/png_check.py" smpte \
 				"$TOP/out/modetest-$driver/shot-pattern.png"
 		done
-		guest modetest virtio_rs --blob false --out /src/out/modetest-2d-virtio_rs \
+		guest_as e2e:modetest-2d:virtio_rs modetest virtio_rs --blob false \
+			--out /src/out/modetest-2d-virtio_rs \
 			--expect-trace res_create_2d --expect-trace res_back_attach
 		run "pixels:modetest-2d:virtio_rs" python3 "$TOP/tests/png_check.py" smpte \
 			"$TOP/out/modetest-2d-virtio_rs/shot-pattern.png"
