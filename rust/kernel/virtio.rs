@@ -23,7 +23,10 @@ use crate::{
         to_result, //
     },
     prelude::*,
-    sync::Arc,
+    sync::{
+        static_lock_class,
+        Arc, //
+    },
     types::{
         ForeignOwnable,
         Opaque, //
@@ -61,6 +64,30 @@ pub mod features {
 /// An adapter for the registration of virtio drivers.
 pub struct Adapter<T: Driver>(T);
 
+/// What the adapter keeps for a bound device: the driver's data and the work item that runs
+/// [`Driver::config_changed`] in process context.
+///
+/// # Invariants
+///
+/// - `vdev` is the device this binding is the driver data of.
+/// - `config_work` is initialised with `Adapter::<T>::config_work_callback`, where `T` is the
+///   driver whose data is `data`.
+#[pin_data]
+pub struct Binding<D> {
+    #[pin]
+    data: D,
+    #[pin]
+    config_work: Opaque<bindings::work_struct>,
+    vdev: *mut bindings::virtio_device,
+}
+
+impl<D> Binding<D> {
+    fn data(self: Pin<&Self>) -> Pin<&D> {
+        // SAFETY: `data` is structurally pinned (`#[pin]`).
+        unsafe { self.map_unchecked(|binding| &binding.data) }
+    }
+}
+
 // SAFETY:
 // - `bindings::virtio_driver` is a C type declared as `repr(C)`.
 // - `T::Data` is the type of the driver's device private data.
@@ -68,7 +95,7 @@ pub struct Adapter<T: Driver>(T);
 // - `DEVICE_DRIVER_OFFSET` is the correct byte offset to the embedded `struct device_driver`.
 unsafe impl<T: Driver> driver::DriverLayout for Adapter<T> {
     type DriverType = bindings::virtio_driver;
-    type DriverData<'bound> = T::Data<'bound>;
+    type DriverData<'bound> = Binding<T::Data<'bound>>;
     const DEVICE_DRIVER_OFFSET: usize = offset_of!(Self::DriverType, driver);
 }
 
@@ -127,9 +154,26 @@ impl<T: Driver> Adapter<T> {
         unsafe { (*vdev).priv_ = core::ptr::null_mut() };
 
         let ret = from_result(|| {
-            let data = T::probe(dev);
+            let binding = try_pin_init!(Binding {
+                data <- T::probe(dev),
+                config_work <- Opaque::ffi_init(|slot| {
+                    // SAFETY: `slot` is a valid, unused `work_struct`; `config_work_callback`
+                    // matches this binding's type, as the invariant of `Binding` requires.
+                    unsafe {
+                        bindings::init_work_with_key(
+                            slot,
+                            Some(Self::config_work_callback),
+                            false,
+                            c"virtio::Binding::config_work".as_char_ptr(),
+                            static_lock_class!().as_ptr(),
+                        )
+                    }
+                }),
+                // INVARIANT: The binding becomes the driver data of `vdev` below.
+                vdev,
+            }? Error);
 
-            dev.as_ref().set_drvdata(data)?;
+            dev.as_ref().set_drvdata(binding)?;
             Ok(0)
         });
 
@@ -150,18 +194,24 @@ impl<T: Driver> Adapter<T> {
 
         // SAFETY: `remove_callback` is only ever called after a successful call to
         // `probe_callback`, hence it's guaranteed that `Device::set_drvdata()` has been called
-        // and stored a `Pin<KBox<T::Data<'_>>>`.
-        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+        // and stored a `Pin<KBox<Binding<T::Data<'_>>>>`.
+        let binding = unsafe { dev.as_ref().drvdata_borrow::<Binding<T::Data<'_>>>() };
 
-        T::unbind(dev, data);
+        // The virtio core disabled configuration callbacks before calling remove, so nothing
+        // queues the work again: drop a pending run and wait for a running one.
+        //
+        // SAFETY: `config_work` was initialised in `probe_callback()`.
+        unsafe { bindings::cancel_work_sync(binding.config_work.get()) };
+
+        T::unbind(dev, binding.data());
 
         // The virtio core requires the device to be reset when `remove` returns. Drop the
         // driver's data first, so its teardown may still use the virtqueues; the generic
         // post-unbind callback then finds nothing left to drop.
         //
-        // SAFETY: `T::Data` is the type stored by `set_drvdata()` in `probe_callback()`, and
-        // `data` (the borrow above) is no longer used.
-        drop(unsafe { dev.as_ref().drvdata_obtain::<T::Data<'_>>() });
+        // SAFETY: `Binding<T::Data>` is the type stored by `set_drvdata()` in
+        // `probe_callback()`, and `binding` (the borrow above) is no longer used.
+        drop(unsafe { dev.as_ref().drvdata_obtain::<Binding<T::Data<'_>>>() });
 
         dev.shutdown();
     }
@@ -175,10 +225,41 @@ impl<T: Driver> Adapter<T> {
         let dev = unsafe { &*vdev.cast::<Device<device::BoundInternal>>() };
 
         // SAFETY: The device is bound, hence probe succeeded and stored a
-        // `Pin<KBox<T::Data<'_>>>` that is only dropped in `remove_callback()`.
-        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+        // `Pin<KBox<Binding<T::Data<'_>>>>` that is only dropped in `remove_callback()`.
+        let binding = unsafe { dev.as_ref().drvdata_borrow::<Binding<T::Data<'_>>>() };
 
-        T::config_changed(dev, data);
+        // This runs with a spinlock held: the driver's hook, which may sleep, runs from the
+        // binding's work item. A change while the work is pending is covered by that run.
+        //
+        // SAFETY: `config_work` was initialised in `probe_callback()` and is cancelled before
+        // the binding is dropped; `system_dfl_wq` is always valid.
+        unsafe {
+            bindings::queue_work_on(
+                bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int,
+                bindings::system_dfl_wq,
+                binding.config_work.get(),
+            )
+        };
+    }
+
+    extern "C" fn config_work_callback(work: *mut bindings::work_struct) {
+        // SAFETY: By the invariant of `Binding`, this callback is only registered for the
+        // `config_work` of a `Binding<T::Data<'_>>`, which stays alive while its work may run
+        // (`remove_callback()` cancels it before dropping the binding).
+        let binding = unsafe {
+            &*crate::container_of!(Opaque::cast_from(work), Binding<T::Data<'_>>, config_work)
+        };
+
+        // SAFETY: By the invariant of `Binding`, `vdev` is its device, which is bound while the
+        // work may run (see above).
+        //
+        // INVARIANT: `vdev` is valid and bound for the duration of this callback.
+        let dev = unsafe { &*binding.vdev.cast::<Device<device::BoundInternal>>() };
+
+        // SAFETY: The binding is pinned in its `KBox`, so is its structurally pinned `data`.
+        let binding = unsafe { Pin::new_unchecked(binding) };
+
+        T::config_changed(dev, binding.data());
     }
 }
 
@@ -190,11 +271,17 @@ impl<T: Driver> Adapter<T> {
         // INVARIANT: `vdev` is valid and bound for the duration of this callback.
         let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
 
-        // SAFETY: The device is bound, hence probe stored a `Pin<KBox<T::Data<'_>>>`.
-        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+        // SAFETY: The device is bound, hence probe stored a `Pin<KBox<Binding<T::Data<'_>>>>`.
+        let binding = unsafe { dev.as_ref().drvdata_borrow::<Binding<T::Data<'_>>>() };
+
+        // The virtio core disabled configuration callbacks; let a change already seen be
+        // handled while the device still works.
+        //
+        // SAFETY: `config_work` was initialised in `probe_callback()`.
+        unsafe { bindings::flush_work(binding.config_work.get()) };
 
         from_result(|| {
-            T::freeze(dev, data)?;
+            T::freeze(dev, binding.data())?;
             // The driver quiesced the device: stop it and delete the queues, as the virtio core
             // expects from a frozen driver.
             dev.shutdown();
@@ -209,10 +296,10 @@ impl<T: Driver> Adapter<T> {
         let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
 
         // SAFETY: As in `freeze_callback`.
-        let data = unsafe { dev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+        let binding = unsafe { dev.as_ref().drvdata_borrow::<Binding<T::Data<'_>>>() };
 
         from_result(|| {
-            T::restore(dev, data)?;
+            T::restore(dev, binding.data())?;
             Ok(0)
         })
     }
@@ -374,8 +461,11 @@ pub trait Driver {
 
     /// The device's configuration space changed.
     ///
-    /// Runs in atomic context (the virtio core holds a spinlock with interrupts disabled): it
-    /// must not sleep, so it cannot read the configuration space itself; schedule work instead.
+    /// Runs in process context, from a work item of the bus adapter (the virtio core reports
+    /// changes with a spinlock held), so it may sleep, read the configuration space and talk to
+    /// the device. Changes seen while a call is pending are reported by that call. Never runs
+    /// during probe, after remove started or while the device is frozen; a change seen before
+    /// freeze is handled before [`Driver::freeze`] is called.
     fn config_changed<'bound>(dev: &'bound Device<device::Bound>, this: Pin<&Self::Data<'bound>>) {
         let _ = (dev, this);
         build_error!(crate::error::VTABLE_DEFAULT_ERROR)
