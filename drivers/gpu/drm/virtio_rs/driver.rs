@@ -51,9 +51,9 @@ pub(crate) struct VirtioGpuDriver;
 /// A bound virtio-gpu device.
 pub(crate) struct VirtioGpu<'bound> {
     /// The DRM device, unregistered (and its display shut down) when this is dropped.
-    _reg: kdrm::Registration<'bound, VirtioGpuDrm>,
+    reg: kdrm::Registration<'bound, VirtioGpuDrm>,
     /// Owns the virtqueues for as long as the device is bound.
-    _queue: Arc<CommandQueue>,
+    queue: Arc<CommandQueue>,
     _debugfs: DebugFs,
 }
 
@@ -77,6 +77,10 @@ impl virtio::Driver for VirtioGpuDriver {
         vdev: &'bound virtio::Device<Core<'_>>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         VirtioGpu::new(vdev)
+    }
+
+    fn config_changed<'bound>(vdev: &'bound virtio::Device<Bound>, this: Pin<&Self::Data<'bound>>) {
+        this.config_changed(vdev);
     }
 }
 
@@ -169,10 +173,51 @@ impl<'bound> VirtioGpu<'bound> {
         reg.setup_fbdev();
 
         Ok(Self {
-            _reg: reg,
-            _queue: queue,
+            reg,
+            queue,
             _debugfs: debugfs,
         })
+    }
+}
+
+impl VirtioGpu<'_> {
+    /// Handles a change of the device's configuration: on a display event, reads the display
+    /// configuration and EDIDs again and tells user space and the fbdev client to probe.
+    fn config_changed(&self, vdev: &virtio::Device<Bound>) {
+        let events: u32 = match vdev.config_read(config::EVENTS_READ) {
+            Ok(events) => events,
+            Err(e) => {
+                dev_err!(vdev.as_ref(), "cannot read the pending events: {:?}\n", e);
+                return;
+            }
+        };
+        if events & config::EVENT_DISPLAY == 0 {
+            return;
+        }
+        // Acknowledge before asking: a change during the query raises a new event, which runs
+        // this again, instead of being acknowledged unseen.
+        if let Err(e) = vdev.config_write(config::EVENTS_CLEAR, config::EVENT_DISPLAY) {
+            dev_err!(
+                vdev.as_ref(),
+                "cannot acknowledge the display event: {:?}\n",
+                e
+            );
+        }
+
+        let drm = self.reg.device();
+        let count = drm.num_scanouts as usize;
+        match query_scanouts(vdev, &self.queue, count, drm.has_edid) {
+            Ok(scanouts) => *drm.scanouts.lock() = scanouts,
+            Err(e) => {
+                dev_err!(
+                    vdev.as_ref(),
+                    "cannot read the new display configuration: {:?}\n",
+                    e
+                );
+                return;
+            }
+        }
+        drm.hotplug_event();
     }
 }
 

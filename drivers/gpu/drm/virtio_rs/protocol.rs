@@ -96,6 +96,9 @@ pub(crate) mod config {
     pub(crate) const NUM_SCANOUTS: usize = 8;
     /// The number of 3D capability sets.
     pub(crate) const NUM_CAPSETS: usize = 12;
+
+    /// Event: the display configuration changed (`VIRTIO_GPU_EVENT_DISPLAY`).
+    pub(crate) const EVENT_DISPLAY: u32 = 1 << 0;
 }
 
 /// The header of every command and response (`struct virtio_gpu_ctrl_hdr`).
@@ -963,6 +966,7 @@ mod tests {
     #[test]
     fn constants_match_uapi() {
         assert_eq!(MAX_SCANOUTS, uapi::VIRTIO_GPU_MAX_SCANOUTS as usize);
+        assert_eq!(config::EVENT_DISPLAY, uapi::VIRTIO_GPU_EVENT_DISPLAY);
         assert_eq!(features::VIRGL, uapi::VIRTIO_GPU_F_VIRGL);
         assert_eq!(features::EDID, uapi::VIRTIO_GPU_F_EDID);
         assert_eq!(features::RESOURCE_BLOB, uapi::VIRTIO_GPU_F_RESOURCE_BLOB);
