@@ -99,6 +99,21 @@ for g in $groups; do
 		done
 		run "pixels:two-heads:virtio_rs" python3 "$TOP/tests/png_check.py" smpte \
 			"$TOP/out/two-heads-virtio_rs/shot-pattern.png"
+		# Hotplug: the host resizes, unplugs and replugs the first head (over
+		# VNC); the console follows, and the new size can be set.
+		for driver in virtio_gpu virtio_rs; do
+			out=$TOP/out/hotplug-$driver
+			guest hotplug "$driver" --blob true --vnc \
+				--expect-trace get_display_info=4 --expect-trace get_edid=4
+			run "pixels:hotplug:$driver" sh -c "
+				python3 '$TOP/tests/png_check.py' size '$out/shot-boot.png' 1024x768 &&
+				python3 '$TOP/tests/png_check.py' size '$out/shot-console-800x600.png' 800x600 &&
+				python3 '$TOP/tests/png_check.py' size '$out/shot-pattern-1280x800.png' 1280x800 &&
+				python3 '$TOP/tests/png_check.py' smpte '$out/shot-pattern-1280x800.png'"
+		done
+		run "pixels:hotplug:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
+			"$TOP/out/hotplug-virtio_rs/shot-pattern-1280x800.png" \
+			"$TOP/out/hotplug-virtio_gpu/shot-pattern-1280x800.png"
 		# weston (DRM backend, pixman renderer) and a client: the desktop's
 		# colours, and the same desktop as with the C driver.
 		for driver in virtio_gpu virtio_rs; do

@@ -12,6 +12,10 @@ results share before it powers the guest off.
 Protocol on the serial console: a guest line "READY <tag>" makes the runner
 take a QMP screendump to OUT/shot-<tag>.png (OUT/shot-<tag>-head<N>.png for
 further heads) and then create OUT/<tag>.done ("ok" or "error: ...").
+With --vnc, a guest line "RESIZE <tag> <width> <height>" makes the runner ask
+QEMU, as a VNC client would (SetDesktopSize), to resize the first head (0x0
+unplugs it; QEMU then raises the device's display event), and then create
+OUT/<tag>.done the same way.
 
 The run passes only if the guest's verdict is PASS, every screendump worked,
 the kernel logged no problem report (BUG, WARNING, Oops, lockdep, KASAN, ...)
@@ -201,6 +205,88 @@ class Qmp:
 
 
 # --------------------------------------------------------------------------
+# VNC: just enough of RFB 3.8 to ask for a new desktop size
+
+class VncError(Exception):
+    pass
+
+
+class Vnc:
+    ENCODING_EXT_DESKTOP_SIZE = -308
+    MSG_SET_ENCODINGS = 2
+    MSG_SET_DESKTOP_SIZE = 251
+
+    def __init__(self, path, timeout=10):
+        self.path = path
+        self.timeout = timeout
+
+    def _recv(self, sock, n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise VncError("VNC server closed the connection")
+            data += chunk
+        return data
+
+    def _handshake(self, sock):
+        version = self._recv(sock, 12)
+        if not version.startswith(b"RFB 003."):
+            raise VncError(f"not an RFB server: {version!r}")
+        sock.sendall(b"RFB 003.008\n")
+        count = self._recv(sock, 1)[0]
+        if count == 0:
+            raise VncError("VNC server refused the connection")
+        types = self._recv(sock, count)
+        if 1 not in types:
+            raise VncError(f"VNC server wants authentication: {list(types)}")
+        sock.sendall(bytes([1]))               # security type None
+        if int.from_bytes(self._recv(sock, 4), "big") != 0:
+            raise VncError("VNC security handshake failed")
+        sock.sendall(bytes([1]))               # ClientInit: shared
+        init = self._recv(sock, 24)            # size, pixel format, name length
+        self._recv(sock, int.from_bytes(init[20:24], "big"))
+
+    def resize(self, width, height):
+        """Ask for a desktop of width x height (one screen)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(self.timeout)
+            sock.connect(self.path)
+            self._handshake(sock)
+            encodings = self.ENCODING_EXT_DESKTOP_SIZE.to_bytes(4, "big", signed=True)
+            sock.sendall(bytes([self.MSG_SET_ENCODINGS, 0]) + (1).to_bytes(2, "big")
+                         + encodings)
+            screen = ((0).to_bytes(4, "big") + (0).to_bytes(2, "big") * 2
+                      + width.to_bytes(2, "big") + height.to_bytes(2, "big")
+                      + (0).to_bytes(4, "big"))
+            sock.sendall(bytes([self.MSG_SET_DESKTOP_SIZE, 0])
+                         + width.to_bytes(2, "big") + height.to_bytes(2, "big")
+                         + bytes([1, 0]) + screen)
+            # The server answers with an ExtendedDesktopSize update whose
+            # status says whether the request went to the display.
+            self._await_resize_status(sock)
+
+    def _await_resize_status(self, sock):
+        while True:
+            msg = self._recv(sock, 1)[0]
+            if msg != 0:                       # only FramebufferUpdate is expected
+                raise VncError(f"unexpected VNC server message {msg}")
+            nrects = int.from_bytes(self._recv(sock, 3)[1:3], "big")
+            for _ in range(nrects):
+                rect = self._recv(sock, 12)
+                encoding = int.from_bytes(rect[8:12], "big", signed=True)
+                if encoding != self.ENCODING_EXT_DESKTOP_SIZE:
+                    raise VncError(f"unexpected VNC rectangle encoding {encoding}")
+                status = int.from_bytes(rect[2:4], "big")
+                screens = self._recv(sock, 4)[0]
+                self._recv(sock, 16 * screens)
+                if int.from_bytes(rect[0:2], "big") == 1:   # answer to our request
+                    if status not in (0, 4):   # 4: forwarded to the display
+                        raise VncError(f"QEMU refused the new size (status {status})")
+                    return
+
+
+# --------------------------------------------------------------------------
 # Output folder
 
 def prepare_out(out):
@@ -384,7 +470,7 @@ def kvm_probe(kernel):
     return False, "kernel did not boot under KVM: " + last[0]
 
 
-def build_cmd(args, out, view, qmp_path):
+def build_cmd(args, out, view, qmp_path, vnc_path):
     mem = args.mem
     if args.accel == "kvm":
         accel = ["-accel", "kvm", "-cpu", "host"]
@@ -426,6 +512,7 @@ def build_cmd(args, out, view, qmp_path):
         "-display", "none",
         "-serial", "stdio",
         "-qmp", f"unix:{qmp_path},server=on,wait=off",
+        *(["-vnc", f"unix:{vnc_path}"] if args.vnc else []),
         "-virtfs", f"local,path={view},mount_tag=rootfs,security_model=none,"
                    "readonly=on,multidevs=remap",
         "-virtfs", f"local,path={out},mount_tag=results,security_model=none,"
@@ -472,6 +559,24 @@ class Run:
         with open(os.path.join(self.out, f"{tag}.done"), "w") as f:
             f.write(status + "\n")
 
+    def resize(self, tag, width, height):
+        if not NAME_RE.match(tag):
+            self.shot_errors.append(f"bad resize tag {tag!r}")
+            return
+        status = "ok"
+        if not self.args.vnc:
+            status = "error: the runner has no VNC server to resize with (--vnc)"
+        else:
+            try:
+                Vnc(self.vnc_path).resize(width, height)
+            except (OSError, VncError) as e:
+                status = f"error: {e}"
+        if status != "ok":
+            self.shot_errors.append(f"resize {tag}: {status}")
+        self.note(f"resize {tag} to {width}x{height}: {status}")
+        with open(os.path.join(self.out, f"{tag}.done"), "w") as f:
+            f.write(status + "\n")
+
     def last_screen(self):
         """Best effort: what the screen showed when time ran out."""
         path = os.path.join(self.out, "shot-timeout.png")
@@ -502,6 +607,9 @@ class Run:
         m = re.match(r"^READY (\S+)\s*$", line)
         if m:
             self.shot(qmp, m.group(1))
+        m = re.match(r"^RESIZE (\S+) (\d+) (\d+)\s*$", line)
+        if m:
+            self.resize(m.group(1), int(m.group(2)), int(m.group(3)))
 
     def execute(self, cmd, env):
         """Start QEMU, follow the console until it exits or the time is up.
@@ -551,8 +659,9 @@ class Run:
                               f"status {proc.returncode}\n")
             self.serial.close()
             stderr.close()
-            if os.path.exists(self.qmp_path):
-                os.unlink(self.qmp_path)
+            for path in (self.qmp_path, self.vnc_path):
+                if os.path.exists(path):
+                    os.unlink(path)
         return proc.returncode, timed_out
 
     def main(self):
@@ -574,7 +683,8 @@ class Run:
             self.qmp_path = os.path.join(out, "qmp.sock")
             if len(self.qmp_path) > 100:
                 self.qmp_path = os.path.join(view.stage, "qmp.sock")
-            cmd = build_cmd(args, out, view.path, self.qmp_path)
+            self.vnc_path = os.path.join(os.path.dirname(self.qmp_path), "vnc.sock")
+            cmd = build_cmd(args, out, view.path, self.qmp_path, self.vnc_path)
             with open(os.path.join(out, "cmdline.txt"), "w") as f:
                 f.write(f"# rootfs share: {view.path} = non-recursive read-only "
                         f"bind of / with {SRC} and {CACHE} bound in, built by "
@@ -623,9 +733,10 @@ class Run:
         if problems:
             reasons.append(f"kernel problem report: {problems[0]}")
         counts = trace_summary(out)
-        for name in self.args.expect_trace:
-            if not counts.get(name):
-                reasons.append(f"no virtio_gpu_cmd_{name} in trace.log")
+        for name, least in self.args.expect_trace:
+            if counts.get(name, 0) < least:
+                reasons.append(f"{counts.get(name, 0)} virtio_gpu_cmd_{name} in "
+                               f"trace.log, expected at least {least}")
         kunit_note = ""
         if self.args.kunit:
             ok, why = run_kunit(out, dmesg, serial_kernel)
@@ -693,11 +804,14 @@ def parse_args(argv):
     p.add_argument("--root-cache", default="loose", choices=["loose", "none"],
                    help="9p cache mode of the guest's read-only root "
                    "(the results share is always uncached)")
+    p.add_argument("--vnc", action="store_true",
+                   help="serve the display over VNC (a socket in the output "
+                        "folder), so that the guest may ask for resizes")
     p.add_argument("--shot-delay", type=float, default=0.5,
                    help="seconds between READY and the screendump")
     p.add_argument("--expect-trace", action="append", default=[],
-                   metavar="CMD", help="fail unless QEMU traced virtio_gpu_cmd_CMD "
-                   "(e.g. get_display_info); repeatable")
+                   metavar="CMD[=N]", help="fail unless QEMU traced virtio_gpu_cmd_CMD "
+                   "(e.g. get_display_info) at least N times (default 1); repeatable")
     p.add_argument("--ignore-problem", action="append", default=[],
                    metavar="REGEX", help="kernel problem lines to tolerate")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -714,11 +828,14 @@ def parse_args(argv):
         p.error(f"bad --mem {args.mem!r}")
     if args.timeout < 10:
         p.error("--timeout must be at least 10 s")
-    args.expect_trace = [re.sub(r"^virtio_gpu_cmd_", "", t)
-                         for t in args.expect_trace]
+    expected = []
     for t in args.expect_trace:
-        if not re.match(r"^\w+$", t):
-            p.error(f"bad --expect-trace {t!r}: a command name such as get_edid")
+        m = re.match(r"^(?:virtio_gpu_cmd_)?(\w+)(?:=(\d+))?$", t)
+        if not m:
+            p.error(f"bad --expect-trace {t!r}: a command name such as get_edid, "
+                    "or get_edid=4")
+        expected.append((m.group(1), int(m.group(2) or 1)))
+    args.expect_trace = expected
     for r in args.ignore_problem:
         try:
             re.compile(r)

@@ -11,6 +11,7 @@
                                        image was set at the first position, then moved
                                        to each further one in turn
     png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
+    png_check.py size SHOT.png WxH     the screendump is W x H pixels (the scanout's size)
 
 Exit status 0 when the check holds, 1 otherwise (with the first difference).
 Uses only the standard library (zlib), so it runs in the build root as is.
@@ -104,6 +105,20 @@ def check_color(path, x, y, rgb):
     want = tuple(int(rgb[i:i + 2], 16) for i in (0, 2, 4))
     if rows[y][x] != want:
         return f"{path}: pixel ({x},{y}) is {rows[y][x]}, expected {want}"
+    return None
+
+
+def check_size(path, size):
+    m = re.match(r"^(\d+)x(\d+)$", size)
+    if not m:
+        return f"bad size {size!r}, expected WxH"
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return f"{path}: not a PNG"
+    width, height = struct.unpack(">II", head[16:24])
+    if (width, height) != (int(m.group(1)), int(m.group(2))):
+        return f"{path} is {width}x{height}, expected {size}"
     return None
 
 
@@ -206,6 +221,8 @@ def main(argv):
             print(__doc__, file=sys.stderr)
             return 2
         err = check_cursor_trace(argv[2], list(zip(nums[0::2], nums[1::2])))
+    elif len(argv) == 4 and argv[1] == "size":
+        err = check_size(argv[2], argv[3])
     elif len(argv) == 6 and argv[1] == "color":
         err = check_color(argv[2], int(argv[3]), int(argv[4]), argv[5])
     else:

@@ -91,40 +91,53 @@ uptime_s() {
 	echo "$_up"
 }
 
-# shot TAG: "READY TAG" on the console makes the host take a screendump and
-# then create TAG.done in the results share.  Kernel messages are kept off
-# the console meanwhile (they still reach dmesg) so that they cannot split
-# the line.
-shot() {
-	case $1 in
+# host_request TAG LINE...: print LINE on the console for the host runner,
+# which answers by creating TAG.done in the results share ("ok" or an error).
+# Kernel messages are kept off the console meanwhile (they still reach
+# dmesg) so that they cannot split the line.
+host_request() {
+	_tag=$1
+	shift
+	case $_tag in
 	'' | *[!A-Za-z0-9_.-]*)
-		log "shot: bad tag '$1'"
+		log "host request: bad tag '$_tag'"
 		return 1
 		;;
 	esac
-	rm -f "$RESULTS/$1.done"
+	rm -f "$RESULTS/$_tag.done"
 	dmesg --console-off
-	echo "READY $1"
+	echo "$*"
 	sleep 0.2
 	dmesg --console-on
 	now_s
 	_end=$((_now + 60))
-	while [ ! -e "$RESULTS/$1.done" ]; do
+	while [ ! -e "$RESULTS/$_tag.done" ]; do
 		# Under -icount guest time runs ahead while the guest idles:
 		# only the host's timeout applies then.
 		now_s
 		if [ -z "$ICOUNT" ] && [ "$_now" -ge "$_end" ]; then
-			log "shot $1: no answer from the host in 60 s"
+			log "$_tag: no answer from the host in 60 s"
 			return 1
 		fi
 		sleep 0.1
 	done
-	_st=$(cat "$RESULTS/$1.done")
+	_st=$(cat "$RESULTS/$_tag.done")
 	if [ "$_st" != ok ]; then
-		log "shot $1: $_st"
+		log "$_tag: $_st"
 		return 1
 	fi
-	log "shot $1: done"
+	log "$_tag: done"
+}
+
+# shot TAG: the host takes a screendump of every head (shot-TAG*.png).
+shot() {
+	host_request "$1" "READY $1"
+}
+
+# host_resize TAG WIDTH HEIGHT: the host asks QEMU, as a VNC client would, to
+# resize the first head (0 0 unplugs it); needs the runner's --vnc.
+host_resize() {
+	host_request "$1" "RESIZE $1 $2 $3"
 }
 
 virtio_gpu_device() {
