@@ -61,6 +61,8 @@ pub mod format;
 pub mod framebuffer;
 pub mod mode;
 pub mod plane;
+#[cfg(CONFIG_KUNIT = "y")]
+mod tests;
 pub mod vblank;
 
 pub use self::atomic::{
