@@ -240,18 +240,13 @@ fn update_primary(
     let Ok(obj) = fb.gem_object(0) else {
         return;
     };
-    let (x, y) = (damage.x1.max(0) as u32, damage.y1.max(0) as u32);
-    let r = Rect::new(
-        x,
-        y,
-        damage.width().max(0) as u32,
-        damage.height().max(0) as u32,
-    );
+    let damage = (damage.x1, damage.y1, damage.width(), damage.height());
+    let Some((r, offset)) = transfer_region(damage, fb.pitch(0), fb.offset(0)) else {
+        return;
+    };
     let id = obj.resource_id();
 
     if obj.dumb() {
-        let pitch = u64::from(fb.pitch(0));
-        let offset = u64::from(fb.offset(0)) + u64::from(x) * 4 + u64::from(y) * pitch;
         let _ = queue.send(&TransferToHost2d::new(id, r, offset));
     }
 
@@ -284,6 +279,23 @@ fn update_primary(
     } else {
         let _ = queue.send(&ResourceFlush::new(id, r));
     }
+}
+
+/// Where the damage `(x, y, width, height)` of a dumb buffer is: its rectangle, and the byte
+/// offset of its first pixel for TRANSFER_TO_HOST_2D (4 bytes per pixel, lines `pitch` bytes
+/// apart, the image `fb_offset` bytes in). Negative values, from a clipped damage, count as zero.
+/// `None` if the offset does not fit in 64 bits.
+fn transfer_region(
+    (x, y, width, height): (i32, i32, i32, i32),
+    pitch: u32,
+    fb_offset: u32,
+) -> Option<(Rect, u64)> {
+    let [x, y, width, height] = [x, y, width, height].map(|v| u32::try_from(v).unwrap_or(0));
+    let offset = u64::from(y)
+        .checked_mul(u64::from(pitch))?
+        .checked_add(u64::from(x).checked_mul(4)?)?
+        .checked_add(u64::from(fb_offset))?;
+    Some((Rect::new(x, y, width, height), offset))
 }
 
 /// How long a cursor update waits for its image to reach the host (the C driver waits without
@@ -487,5 +499,31 @@ mod tests {
         assert!(preferred_mode_valid(true, (16, 16), (0, 0)) == ModeStatus::BAD);
         assert!(preferred_mode_valid(true, (0, 0), (10, 10)) == ModeStatus::OK);
         assert!(preferred_mode_valid(true, (800, 600), (0, 0)) == ModeStatus::BAD);
+    }
+
+    #[test]
+    fn transfer_regions() {
+        let region = |damage, pitch, offset| {
+            transfer_region(damage, pitch, offset).map(|(r, offset)| (r.get(), offset))
+        };
+        assert_eq!(
+            region((0, 0, 1024, 768), 4096, 0),
+            Some(((0, 0, 1024, 768), 0))
+        );
+        assert_eq!(
+            region((10, 20, 5, 6), 4096, 64),
+            Some(((10, 20, 5, 6), 20 * 4096 + 10 * 4 + 64))
+        );
+        // A clipped damage: negative values count as zero.
+        assert_eq!(region((-5, -1, -3, 2), 4096, 8), Some(((0, 0, 0, 2), 8)));
+        // The largest values user space can pass do not wrap.
+        let max = i32::MAX as u64;
+        assert_eq!(
+            region((i32::MAX, i32::MAX, 1, 1), u32::MAX, u32::MAX),
+            Some((
+                (i32::MAX as u32, i32::MAX as u32, 1, 1),
+                max * u64::from(u32::MAX) + max * 4 + u64::from(u32::MAX)
+            ))
+        );
     }
 }
