@@ -99,6 +99,16 @@ for g in $groups; do
 		done
 		run "pixels:two-heads:virtio_rs" python3 "$TOP/tests/png_check.py" smpte \
 			"$TOP/out/two-heads-virtio_rs/shot-pattern.png"
+		# The framebuffer console (fbdev emulation) shows text, the same
+		# pixels with either driver.
+		for driver in virtio_gpu virtio_rs; do
+			guest console "$driver" --blob true
+			run "pixels:console:$driver" python3 "$TOP/tests/png_check.py" text \
+				"$TOP/out/console-$driver/shot-console.png" 32 500
+		done
+		run "pixels:console:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
+			"$TOP/out/console-virtio_rs/shot-console.png" \
+			"$TOP/out/console-virtio_gpu/shot-console.png"
 		# Hotplug: the host resizes, unplugs and replugs the first head (over
 		# VNC); the console follows, and the new size can be set.
 		for driver in virtio_gpu virtio_rs; do

@@ -12,6 +12,10 @@
                                        to each further one in turn
     png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
     png_check.py size SHOT.png WxH     the screendump is W x H pixels (the scanout's size)
+    png_check.py text SHOT.png ROWS MIN
+                                       console text: at least MIN pixels of the first ROWS
+                                       rows differ from the background (the bottom right
+                                       pixel), and no pixel below them does
 
 Exit status 0 when the check holds, 1 otherwise (with the first difference).
 Uses only the standard library (zlib), so it runs in the build root as is.
@@ -122,6 +126,19 @@ def check_size(path, size):
     return None
 
 
+def check_text(path, rows, least):
+    width, height, pixels = read_png(path)
+    background = pixels[height - 1][width - 1]
+    ink = sum(1 for y in range(min(rows, height)) for p in pixels[y] if p != background)
+    if ink < least:
+        return f"{path}: {ink} text pixels in the first {rows} rows, expected at least {least}"
+    for y in range(rows, height):
+        for x, p in enumerate(pixels[y]):
+            if p != background:
+                return f"{path}: pixel ({x},{y}) is {p}, below the text (background {background})"
+    return None
+
+
 # drm-test's patterns (tests/drm-test/src/patterns.rs, which has the same formulas): four
 # quadrants split at (W/2, H/2), and a 64x64 square.
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
@@ -221,6 +238,8 @@ def main(argv):
             print(__doc__, file=sys.stderr)
             return 2
         err = check_cursor_trace(argv[2], list(zip(nums[0::2], nums[1::2])))
+    elif len(argv) == 5 and argv[1] == "text":
+        err = check_text(argv[2], int(argv[3]), int(argv[4]))
     elif len(argv) == 4 and argv[1] == "size":
         err = check_size(argv[2], argv[3])
     elif len(argv) == 6 and argv[1] == "color":
