@@ -51,6 +51,7 @@ use crate::{
     error::to_result,
     prelude::*,
 };
+use core::cell::Cell;
 
 pub mod atomic;
 pub mod connector;
@@ -188,6 +189,9 @@ pub struct ModeConfigInfo {
 /// `drmm_mode_config_init()` succeeded on `self.drm`, which is not registered.
 pub struct KmsBuilder<'a, D: KmsDriver> {
     drm: &'a UnregisteredDevice<D>,
+    /// Whether adding an object failed: such an object may be left half-initialised in the
+    /// device's lists, so the pipeline must not be completed.
+    failed: Cell<bool>,
 }
 
 impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
@@ -238,7 +242,10 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         }
 
         // INVARIANT: `drmm_mode_config_init()` succeeded and `drm` is unregistered.
-        Ok(Self { drm })
+        Ok(Self {
+            drm,
+            failed: Cell::new(false),
+        })
     }
 
     /// Returns the device being built.
@@ -256,7 +263,7 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         config: &PlaneConfig<'_>,
         data: impl PinInit<D::Plane, Error>,
     ) -> Result<&'a Plane<D::Plane>> {
-        Plane::new(self, config, data)
+        self.track(Plane::new(self, config, data))
     }
 
     /// Adds a CRTC fed by `primary` (a [`PlaneType::Primary`] plane) and, optionally, `cursor`
@@ -268,7 +275,7 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         name: Option<&CStr>,
         data: impl PinInit<D::Crtc, Error>,
     ) -> Result<&'a Crtc<D::Crtc>> {
-        Crtc::new(self, primary, cursor, name, data)
+        self.track(Crtc::new(self, primary, cursor, name, data))
     }
 
     /// Adds an encoder that can be driven by the CRTCs in the `possible_crtcs` mask.
@@ -278,7 +285,7 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         possible_crtcs: u32,
         data: impl PinInit<D::Encoder, Error>,
     ) -> Result<&'a Encoder<D::Encoder>> {
-        Encoder::new(self, encoder_type, possible_crtcs, data)
+        self.track(Encoder::new(self, encoder_type, possible_crtcs, data))
     }
 
     /// Adds a connector that can be fed by `encoders`.
@@ -293,16 +300,35 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         edid_property: bool,
         data: impl PinInit<D::Connector, Error>,
     ) -> Result<&'a Connector<D::Connector>> {
-        Connector::new(self, connector_type, encoders, edid_property, data)
+        self.track(Connector::new(
+            self,
+            connector_type,
+            encoders,
+            edid_property,
+            data,
+        ))
+    }
+
+    /// Remembers a failure to add an object.
+    fn track<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.failed.set(true);
+        }
+        result
     }
 
     /// Completes the mode configuration.
     ///
-    /// Checks that there is at least one CRTC and one primary plane per CRTC (instead of letting
-    /// registration warn), initialises vblank support, creates the initial atomic state of all
+    /// Fails if adding an object failed before. Checks what registration would warn about
+    /// (`drm_mode_config_validate()`): at least one CRTC, one primary plane per CRTC, no plane
+    /// shared by two CRTCs, planes that can feed their CRTC, encoders only for CRTCs that
+    /// exist. Then initialises vblank support, creates the initial atomic state of all
     /// objects (`drm_mode_config_create_initial_state()`, which leaves the hardware alone) and
     /// installs the mode config functions, which marks the device ready for registration.
     pub fn finish(self) -> Result {
+        if self.failed.get() {
+            return Err(EINVAL);
+        }
         let dev = self.as_raw();
 
         // SAFETY: `dev` is valid and its mode configuration initialised (type invariant).
@@ -333,6 +359,8 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         if primaries != num_crtc {
             return Err(EINVAL);
         }
+        self.check_crtc_planes(num_crtc)?;
+        self.check_encoders(num_crtc)?;
 
         if D::VBLANK == VblankSupport::Timer {
             // SAFETY: `dev` is valid and unregistered; all its CRTCs exist and use the vblank
@@ -348,6 +376,58 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         // hence `'static`.
         unsafe { (*dev).mode_config.funcs = &Self::MODE_CONFIG_FUNCS };
 
+        Ok(())
+    }
+}
+
+impl<D: KmsDriver> KmsBuilder<'_, D> {
+    /// Checks that no plane feeds two CRTCs and that each CRTC's planes may feed it.
+    fn check_crtc_planes(&self, num_crtc: u32) -> Result {
+        let dev = self.as_raw();
+        let mut seen = KVec::<*mut bindings::drm_plane>::new();
+        for index in 0..num_crtc {
+            let index_c = c_int::try_from(index)?;
+            // SAFETY: `dev` is valid (type invariant); the CRTC list is only changed by this
+            // thread.
+            let crtc = unsafe { bindings::drm_crtc_from_index(dev, index_c) };
+            if crtc.is_null() {
+                return Err(EINVAL);
+            }
+            // SAFETY: A non-NULL CRTC returned for `dev` is valid.
+            let planes = unsafe { [(*crtc).primary, (*crtc).cursor] };
+            for plane in planes.into_iter().filter(|p| !p.is_null()) {
+                if seen.contains(&plane) {
+                    return Err(EINVAL);
+                }
+                seen.push(plane, GFP_KERNEL)?;
+                // SAFETY: The planes of a CRTC of `dev` are valid planes of `dev`.
+                let possible = unsafe { (*plane).possible_crtcs };
+                if possible & (1 << index) == 0 {
+                    return Err(EINVAL);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that encoders only name CRTCs that exist.
+    fn check_encoders(&self, num_crtc: u32) -> Result {
+        let all = 1u32.checked_shl(num_crtc).map_or(u32::MAX, |bit| bit - 1);
+        let dev = self.as_raw();
+        // SAFETY: `dev` is valid and its mode configuration initialised (type invariant).
+        let head = unsafe { &raw mut (*dev).mode_config.encoder_list };
+        // SAFETY: `head` is an initialised list, only changed by this thread.
+        let mut pos = unsafe { (*head).next };
+        while pos != head {
+            // SAFETY: The entries of `encoder_list` are the `head` members of encoders.
+            let encoder = unsafe { crate::container_of!(pos, bindings::drm_encoder, head) };
+            // SAFETY: `encoder` is a valid encoder of `dev`.
+            if unsafe { (*encoder).possible_crtcs } & !all != 0 {
+                return Err(EINVAL);
+            }
+            // SAFETY: `pos` is an entry of the list.
+            pos = unsafe { (*pos).next };
+        }
         Ok(())
     }
 }
@@ -368,54 +448,6 @@ impl<D: KmsDriver> drm::Device<D> {
         // SAFETY: `self.as_raw()` is valid. `crtc_list` is initialised once, by
         // `KmsBuilder::new()`, before any KMS object exists.
         unsafe { !(*self.as_raw()).mode_config.crtc_list.next.is_null() }
-    }
-
-    /// Returns the number of CRTCs.
-    pub fn num_crtcs(&self) -> u32 {
-        if !self.mode_config_initialised() {
-            return 0;
-        }
-        // SAFETY: `self.as_raw()` is valid.
-        let num = unsafe { (*self.as_raw()).mode_config.num_crtc };
-        u32::try_from(num).unwrap_or(0)
-    }
-
-    /// Returns the CRTC with the given index.
-    pub fn crtc(&self, index: u32) -> Option<&Crtc<D::Crtc>> {
-        if !self.mode_config_initialised() {
-            return None;
-        }
-        let index = i32::try_from(index).ok()?;
-
-        // SAFETY: `self.as_raw()` is valid. The CRTC list only changes while the device is
-        // built (by the thread owning the `UnregisteredDevice`, hence not concurrently with a
-        // shared `&Device`) and when it is released.
-        let crtc = unsafe { bindings::drm_crtc_from_index(self.as_raw(), index) };
-        if crtc.is_null() {
-            return None;
-        }
-
-        // SAFETY: All CRTCs of a device of driver `D` are `Crtc<D::Crtc>` (`KmsBuilder` is the
-        // only way to create them); they live until the device is released, which cannot happen
-        // while `self` is borrowed.
-        Some(unsafe { Crtc::from_raw(crtc) })
-    }
-
-    /// Returns the plane with the given index.
-    pub fn plane(&self, index: u32) -> Option<&Plane<D::Plane>> {
-        if !self.mode_config_initialised() {
-            return None;
-        }
-        let index = i32::try_from(index).ok()?;
-
-        // SAFETY: As in `crtc()`.
-        let plane = unsafe { bindings::drm_plane_from_index(self.as_raw(), index) };
-        if plane.is_null() {
-            return None;
-        }
-
-        // SAFETY: As in `crtc()`.
-        Some(unsafe { Plane::from_raw(plane) })
     }
 
     /// Calls `f` on each connector.
@@ -458,6 +490,58 @@ impl<D: KmsDriver> drm::Device<D> {
         unsafe { bindings::drm_kms_helper_hotplug_event(self.as_raw()) };
     }
 }
+
+/// Access to the CRTCs and planes of a registered device.
+///
+/// Only for the contexts of a registered device: [`drm::Registration::new`] requires a completed
+/// [`KmsBuilder`], and registration orders the building before any use in these contexts, so
+/// the object lists do not change while they are read (until the device is released).
+macro_rules! impl_kms_objects {
+    ($ctx:ty) => {
+        impl<D: KmsDriver> drm::Device<D, $ctx> {
+            /// Returns the number of CRTCs.
+            pub fn num_crtcs(&self) -> u32 {
+                // SAFETY: `self.as_raw()` is valid; see the macro's comment.
+                let num = unsafe { (*self.as_raw()).mode_config.num_crtc };
+                u32::try_from(num).unwrap_or(0)
+            }
+
+            /// Returns the CRTC with the given index.
+            pub fn crtc(&self, index: u32) -> Option<&Crtc<D::Crtc>> {
+                let index = i32::try_from(index).ok()?;
+
+                // SAFETY: `self.as_raw()` is valid, its CRTC list complete and unchanging (see
+                // the macro's comment).
+                let crtc = unsafe { bindings::drm_crtc_from_index(self.as_raw(), index) };
+                if crtc.is_null() {
+                    return None;
+                }
+
+                // SAFETY: All CRTCs of a device of driver `D` are `Crtc<D::Crtc>` (`KmsBuilder`
+                // is the only way to create them); they live until the device is released,
+                // which cannot happen while `self` is borrowed.
+                Some(unsafe { Crtc::from_raw(crtc) })
+            }
+
+            /// Returns the plane with the given index.
+            pub fn plane(&self, index: u32) -> Option<&Plane<D::Plane>> {
+                let index = i32::try_from(index).ok()?;
+
+                // SAFETY: As in `crtc()`.
+                let plane = unsafe { bindings::drm_plane_from_index(self.as_raw(), index) };
+                if plane.is_null() {
+                    return None;
+                }
+
+                // SAFETY: As in `crtc()`.
+                Some(unsafe { Plane::from_raw(plane) })
+            }
+        }
+    };
+}
+
+impl_kms_objects!(drm::Registered);
+impl_kms_objects!(drm::Ioctl);
 
 impl<D: KmsDriver> drm::Registration<'_, D> {
     /// Starts fbdev emulation (the default in-kernel DRM client) on the registered device.

@@ -278,6 +278,14 @@ impl<T: DriverPlane> Plane<T> {
             }
         }
 
+        // SAFETY: `dev` is valid and its mode configuration initialised (`KmsBuilder`
+        // invariant); only this thread writes it before registration.
+        let no_modifiers = unsafe { (*dev).mode_config.fb_modifiers_not_supported };
+        // `__drm_universal_plane_init()` warns about modifiers a device refuses.
+        if no_modifiers && config.modifiers.is_some() {
+            return Err(EINVAL);
+        }
+
         // The C side wants a `DRM_FORMAT_MOD_INVALID`-terminated list; it copies it.
         let mut modifiers = KVec::new();
         if let Some(list) = config.modifiers {

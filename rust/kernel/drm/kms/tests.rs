@@ -286,35 +286,46 @@ mod atomic_states {
         connector: *mut bindings::drm_connector,
     }
 
-    fn build_output(drm: &drm::UnregisteredDevice<TestDriver>) -> Result<Output> {
-        let kms = KmsBuilder::new(
-            drm,
-            &ModeConfigInfo {
-                min_size: (32, 32),
-                max_size: (4096, 4096),
-                cursor_size: None,
-                preferred_depth: 0,
-                prefer_shadow: false,
-                prefer_host_byte_order: false,
-                fb_modifiers_not_supported: true,
-            },
-        )?;
-        let plane = |plane_type, format, cursor| {
-            kms.add_plane(
-                &PlaneConfig {
-                    plane_type,
-                    possible_crtcs: 1,
-                    formats: &[format],
-                    modifiers: None,
-                    damage_clips: false,
-                    blend_modes: None,
-                    name: None,
-                },
-                try_pin_init!(TestPlane { cursor }),
-            )
+    const MODE_CONFIG: ModeConfigInfo = ModeConfigInfo {
+        min_size: (32, 32),
+        max_size: (4096, 4096),
+        cursor_size: None,
+        preferred_depth: 0,
+        prefer_shadow: false,
+        prefer_host_byte_order: false,
+        fb_modifiers_not_supported: true,
+    };
+
+    /// Adds a primary (XRGB8888) or cursor (ARGB8888) plane for the CRTCs in `possible_crtcs`.
+    fn add_plane<'a>(
+        kms: &KmsBuilder<'a, TestDriver>,
+        cursor: bool,
+        possible_crtcs: u32,
+        modifiers: Option<&[u64]>,
+    ) -> Result<&'a Plane<TestPlane>> {
+        let (plane_type, format) = if cursor {
+            (PlaneType::Cursor, format::ARGB8888)
+        } else {
+            (PlaneType::Primary, format::XRGB8888)
         };
-        let primary = plane(PlaneType::Primary, format::XRGB8888, false)?;
-        let cursor = plane(PlaneType::Cursor, format::ARGB8888, true)?;
+        kms.add_plane(
+            &PlaneConfig {
+                plane_type,
+                possible_crtcs,
+                formats: &[format],
+                modifiers,
+                damage_clips: false,
+                blend_modes: None,
+                name: None,
+            },
+            try_pin_init!(TestPlane { cursor }),
+        )
+    }
+
+    fn build_output(drm: &drm::UnregisteredDevice<TestDriver>) -> Result<Output> {
+        let kms = KmsBuilder::new(drm, &MODE_CONFIG)?;
+        let primary = add_plane(&kms, false, 1, None)?;
+        let cursor = add_plane(&kms, true, 1, None)?;
         let crtc = kms.add_crtc(primary, Some(cursor), None, try_pin_init!(TestCrtc {}))?;
         let encoder = kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
         let connector = kms.add_connector(
@@ -615,6 +626,61 @@ mod atomic_states {
         Ok(())
     }
 
+    /// `finish()` refuses what registration would warn about, and a builder that failed to add
+    /// an object.
+    fn broken_pipelines(parent: &faux::Device<crate::device::Bound>) -> Result {
+        let new_device =
+            || drm::UnregisteredDevice::<TestDriver>::new(parent, try_pin_init!(TestData {}));
+
+        // An encoder for a second CRTC, which does not exist.
+        let drm = new_device()?;
+        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
+        let primary = add_plane(&kms, false, 1, None)?;
+        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
+        kms.add_encoder(EncoderType::Virtual, 0b11, try_pin_init!(TestEncoder {}))?;
+        expect_eq!(kms.finish(), Err(EINVAL));
+        drop(drm);
+
+        // A cursor plane that cannot feed its CRTC.
+        let drm = new_device()?;
+        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
+        let primary = add_plane(&kms, false, 1, None)?;
+        let cursor = add_plane(&kms, true, 0b10, None)?;
+        kms.add_crtc(primary, Some(cursor), None, try_pin_init!(TestCrtc {}))?;
+        kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
+        expect_eq!(kms.finish(), Err(EINVAL));
+        drop(drm);
+
+        // One primary plane for two CRTCs.
+        let drm = new_device()?;
+        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
+        let primary = add_plane(&kms, false, 0b11, None)?;
+        let _unused = add_plane(&kms, false, 0b11, None)?;
+        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
+        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
+        kms.add_encoder(EncoderType::Virtual, 0b11, try_pin_init!(TestEncoder {}))?;
+        expect_eq!(kms.finish(), Err(EINVAL));
+        drop(drm);
+
+        // Modifiers on a device that refuses them: the plane is refused, then the pipeline.
+        let drm = new_device()?;
+        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
+        let primary = add_plane(&kms, false, 1, None)?;
+        let linear = [format::FORMAT_MOD_LINEAR];
+        expect_eq!(add_plane(&kms, true, 1, Some(&linear)).err(), Some(EINVAL));
+        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
+        kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
+        expect_eq!(kms.finish(), Err(EINVAL));
+        drop(drm);
+
+        // The same pipeline without the mistakes is fine.
+        let drm = new_device()?;
+        build_output(&drm)?;
+        drop(drm);
+        expect_eq!((live(CRTC), live(PLANE), live(CONNECTOR)), (0, 0, 0));
+        Ok(())
+    }
+
     fn on_test_device(
         name: &CStr,
         test: impl FnOnce(&faux::Device<crate::device::Bound>) -> Result,
@@ -627,6 +693,11 @@ mod atomic_states {
     #[test]
     fn plane_preparations_pair_with_cleanups() -> Result {
         on_test_device(c"rust_drm_kms_test_pairing", states_and_preparations)
+    }
+
+    #[test]
+    fn finish_refuses_broken_pipelines() -> Result {
+        on_test_device(c"rust_drm_kms_test_finish", broken_pipelines)
     }
 
     #[test]
