@@ -46,6 +46,11 @@ rust_helper_drm_atomic_get_new_connector_state(const struct drm_atomic_commit *s
 	return drm_atomic_get_new_connector_state(state, connector);
 }
 
+__rust_helper void rust_helper_drm_atomic_commit_put(struct drm_atomic_commit *state)
+{
+	drm_atomic_commit_put(state);
+}
+
 __rust_helper bool
 rust_helper_drm_atomic_crtc_needs_modeset(const struct drm_crtc_state *state)
 {

@@ -13,6 +13,7 @@ use crate::{
         BoundData,
         DrmData,
         ScanoutInfo,
+        VirtioDrmDevice,
         VirtioGpuDrm, //
     },
     gem::{
@@ -33,13 +34,17 @@ use kernel::{
         Bound,
         Core, //
     },
+    devres::Devres,
     drm::{
         self as kdrm,
         kms::Edid, //
     },
     new_mutex, pci,
     prelude::*,
-    sync::Arc,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
     virtio::{
         self,
         features::VERSION_1, //
@@ -49,9 +54,11 @@ use kernel::{
 pub(crate) struct VirtioGpuDriver;
 
 /// A bound virtio-gpu device.
-pub(crate) struct VirtioGpu<'bound> {
-    /// The DRM device, unregistered (and its display shut down) when this is dropped.
-    reg: kdrm::Registration<'bound, VirtioGpuDrm>,
+pub(crate) struct VirtioGpu {
+    /// The DRM device's registration: unregistered (and its display shut down) when this is
+    /// dropped, at the latest when the device is unbound.
+    _reg: Devres<kdrm::Registration<'static, VirtioGpuDrm>>,
+    drm: ARef<VirtioDrmDevice>,
     /// Owns the virtqueues for as long as the device is bound.
     queue: Arc<CommandQueue>,
     _debugfs: DebugFs,
@@ -69,7 +76,7 @@ const FEATURES: [u32; 4] = [
 
 #[vtable]
 impl virtio::Driver for VirtioGpuDriver {
-    type Data<'bound> = VirtioGpu<'bound>;
+    type Data<'bound> = VirtioGpu;
     const ID_TABLE: virtio::IdTable = &VIRTIO_TABLE;
     const FEATURES: &'static [u32] = &FEATURES;
 
@@ -111,8 +118,8 @@ fn feature_sign(vdev: &virtio::Device<Bound>, bit: u32) -> char {
     }
 }
 
-impl<'bound> VirtioGpu<'bound> {
-    fn new(vdev: &'bound virtio::Device<Core<'_>>) -> Result<Self> {
+impl VirtioGpu {
+    fn new(vdev: &virtio::Device<Core<'_>>) -> Result<Self> {
         let dev: &device::Device = vdev.as_ref();
         if !vdev.has_feature(VERSION_1) {
             dev_err!(dev, "the device does not offer virtio 1.0\n");
@@ -128,7 +135,7 @@ impl<'bound> VirtioGpu<'bound> {
 
         // The DRM device hangs off the transport (the PCI function), like the C driver's, so
         // user space finds it by its PCI bus id.
-        let pdev: &'bound pci::Device<Bound> = vdev.dma_device().try_into().inspect_err(|_| {
+        let pdev: &pci::Device<Bound> = vdev.dma_device().try_into().inspect_err(|_| {
             dev_err!(dev, "virtio_rs drives virtio-gpu devices on PCI only\n");
         })?;
 
@@ -160,7 +167,8 @@ impl<'bound> VirtioGpu<'bound> {
             queue.clone(),
         )?;
         let bound_queue = queue.clone();
-        let reg = kdrm::Registration::new_static(
+        let drm_ref: ARef<VirtioDrmDevice> = (&*drm).into();
+        let reg = kdrm::Registration::new_devres(
             pdev.as_ref(),
             drm,
             try_pin_init!(BoundData {
@@ -170,17 +178,18 @@ impl<'bound> VirtioGpu<'bound> {
             }),
             0,
         )?;
-        reg.setup_fbdev();
+        reg.access(pdev.as_ref())?.setup_fbdev();
 
         Ok(Self {
-            reg,
+            _reg: reg,
+            drm: drm_ref,
             queue,
             _debugfs: debugfs,
         })
     }
 }
 
-impl VirtioGpu<'_> {
+impl VirtioGpu {
     /// Handles a change of the device's configuration: on a display event, reads the display
     /// configuration and EDIDs again and tells user space and the fbdev client to probe.
     fn config_changed(&self, vdev: &virtio::Device<Bound>) {
@@ -204,7 +213,7 @@ impl VirtioGpu<'_> {
             );
         }
 
-        let drm = self.reg.device();
+        let drm = &*self.drm;
         let count = drm.num_scanouts as usize;
         match query_scanouts(vdev, &self.queue, count, drm.has_edid) {
             Ok(scanouts) => *drm.scanouts.lock() = scanouts,
