@@ -7,7 +7,7 @@
 export VIRTIO_RS_CACHE ?= /var/cache/virtio-rs
 SCRIPTS := scripts
 
-.PHONY: all build run check kunit e2e lint rustfmtcheck checkpatch series shim-check \
+.PHONY: all build run check bench kunit e2e lint rustfmtcheck checkpatch series shim-check \
 	clean distclean help
 
 all: build
@@ -16,6 +16,7 @@ help:
 	@echo 'make            build the kernel, modules and test tools (incremental)'
 	@echo 'make run        boot a guest where virtio_rs drives the display'
 	@echo 'make check      all tests: lint, KUnit, end-to-end scenarios (both drivers)'
+	@echo 'make bench      costs of display operations, virtio_rs against virtio_gpu'
 	@echo 'make kunit      KUnit suites only'
 	@echo 'make e2e        end-to-end scenarios only'
 	@echo 'make lint       rustfmtcheck, clippy (part of every build), checkpatch'
@@ -31,6 +32,9 @@ run: build
 
 check: build
 	$(SCRIPTS)/check.sh
+
+bench: build
+	$(SCRIPTS)/bench.sh
 
 kunit: build
 	$(SCRIPTS)/check.sh kunit

@@ -6,6 +6,7 @@
 //! ```text
 //! drm-test pattern  --device /dev/dri/cardN [--flips N]
 //! drm-test badinput --device /dev/dri/cardN
+//! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
 //! ```
 //!
 //! Where the host must look at the screen, the program prints `WAIT <tag>` and reads one line
@@ -13,6 +14,7 @@
 //! failure ends the program with a message on stderr and a non-zero exit status.
 
 mod badinput;
+mod bench;
 mod kms;
 mod pattern;
 mod patterns;
@@ -117,28 +119,38 @@ struct Args {
     command: String,
     device: String,
     flips: u32,
+    iterations: u32,
+    rounds: u32,
 }
 
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
-                     drm-test badinput --device /dev/dri/cardN";
+                     drm-test badinput --device /dev/dri/cardN\n       \
+                     drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]";
+
+fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
+    let v = args.next().ok_or(format!("{option} needs a number"))?;
+    v.parse()
+        .map_err(|_| format!("{option}: '{v}' is not a number").into())
+}
 
 fn parse_args() -> Res<Args> {
     let mut args = std::env::args().skip(1);
     let command = args.next().ok_or(USAGE)?;
-    if command != "pattern" && command != "badinput" {
+    if !["pattern", "badinput", "bench"].contains(&command.as_str()) {
         return Err(format!("unknown command '{command}'\n{USAGE}").into());
     }
     let mut device = None;
     let mut flips = 60;
+    let mut iterations = 100;
+    let mut rounds = 5;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = Some(args.next().ok_or("--device needs a path")?),
-            "--flips" if command == "pattern" => {
-                let v = args.next().ok_or("--flips needs a number")?;
-                flips = v
-                    .parse()
-                    .map_err(|_| format!("--flips: '{v}' is not a number"))?;
+            "--flips" if command == "pattern" => flips = number(&mut args, "--flips")?,
+            "--iterations" if command == "bench" => {
+                iterations = number(&mut args, "--iterations")?
             }
+            "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
             _ => return Err(format!("unexpected argument '{a}'\n{USAGE}").into()),
         }
     }
@@ -147,6 +159,8 @@ fn parse_args() -> Res<Args> {
         command,
         device,
         flips,
+        iterations,
+        rounds,
     })
 }
 
@@ -154,6 +168,7 @@ fn run() -> Res<()> {
     let args = parse_args()?;
     match args.command.as_str() {
         "pattern" => pattern::run(&args.device, args.flips),
+        "bench" => bench::run(&args.device, args.iterations, args.rounds),
         _ => badinput::run(&args.device),
     }
 }

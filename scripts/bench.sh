@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: the same display operations on virtio_gpu (C) and virtio_rs,
+# measured in the same run by tests/drm-test's `bench` in the guest
+# (tests/scenarios/bench.sh), under QEMU's -icount shift=0: while the guest
+# runs, one guest nanosecond is one guest instruction, so the numbers are
+# instruction counts of the guest, repeatable from run to run, not host time.
+# Prints a table (also in out/bench.txt) with the ratio C / Rust: above 1,
+# virtio_rs costs less.
+#
+# BENCH_ITERATIONS (default 100) and BENCH_ROUNDS (default 5) size the runs;
+# each operation's result is the median of its rounds.
+
+. "$(dirname "$0")/lib.sh"
+
+iterations=${BENCH_ITERATIONS:-100}
+rounds=${BENCH_ROUNDS:-5}
+case $iterations$rounds in
+*[!0-9]*) die "BENCH_ITERATIONS and BENCH_ROUNDS must be numbers" ;;
+esac
+
+for driver in virtio_gpu virtio_rs; do
+	"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario bench \
+		--driver "$driver" --blob true --icount --timeout 900 \
+		--append "harness.iterations=$iterations harness.rounds=$rounds" ||
+		die "bench run on $driver failed: see out/bench-$driver/"
+done
+
+python3 - "$TOP/out" "$iterations" "$rounds" <<'PY' | tee "$TOP/out/bench.txt"
+import re
+import sys
+
+out, iterations, rounds = sys.argv[1:]
+results = {}
+for driver in ("virtio_gpu", "virtio_rs"):
+    with open(f"{out}/bench-{driver}/drm-test.txt") as f:
+        for line in f:
+            m = re.match(r"^bench: (\S+) ns/op (\d+) rounds", line)
+            if m:
+                results.setdefault(m.group(1), {})[driver] = int(m.group(2))
+print(f"make bench: guest ns per operation under -icount shift=0 (about one guest "
+      f"instruction per ns), median of {rounds} rounds of {iterations}")
+print(f"{'operation':32} {'virtio_gpu (C)':>15} {'virtio_rs':>12} {'C / Rust':>9}")
+for name, r in results.items():
+    c, rs = r.get("virtio_gpu"), r.get("virtio_rs")
+    ratio = f"{c / rs:9.3f}" if c and rs else f"{'-':>9}"
+    print(f"{name:32} {c or '-':>15} {rs or '-':>12} {ratio}")
+PY

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `bench`: what display operations cost a DRM driver, for comparing virtio_rs with virtio_gpu
+//! (`make bench`). After a modeset with the cursor shown, each operation runs in `rounds`
+//! rounds of `iterations`; one line per operation gives the guest nanoseconds per operation of
+//! every round and their median:
+//!
+//! ```text
+//! bench: <name> ns/op <median> rounds <r1> <r2> ...
+//! ```
+//!
+//! Under QEMU's `-icount shift=0` (as `make bench` runs it) a guest nanosecond is one guest
+//! instruction while the guest runs, so these are instruction counts of the guest's kernel and
+//! of this program, not host seconds.
+
+use crate::kms::{self, make_fb, Card, Layout, Pipe, Placement};
+use crate::pattern::cursor_fb;
+use crate::{Context, Res};
+use drm::buffer::{Buffer as _, DrmFourcc};
+use drm::control::{
+    atomic::AtomicModeReq, framebuffer, property, AtomicCommitFlags, ClipRect, Device as _,
+    FbCmd2Flags,
+};
+use std::time::Instant;
+
+/// Runs `op(i)` for i in 0..iterations, `rounds` times; prints and returns the median of the
+/// rounds' nanoseconds per operation.
+fn measure(
+    name: &str,
+    iterations: u32,
+    rounds: u32,
+    mut op: impl FnMut(u32) -> Res<()>,
+) -> Res<u64> {
+    // One untimed operation: the first one may allocate what the others reuse.
+    op(0).map_err(|e| format!("{name}: {e}"))?;
+    let mut per_op = Vec::new();
+    for _ in 0..rounds {
+        let t0 = Instant::now();
+        for i in 0..iterations {
+            op(i).map_err(|e| format!("{name}, operation {i}: {e}"))?;
+        }
+        per_op.push(t0.elapsed().as_nanos() as u64 / u64::from(iterations));
+    }
+    let mut sorted = per_op.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    let text: Vec<String> = per_op.iter().map(u64::to_string).collect();
+    println!("bench: {name} ns/op {median} rounds {}", text.join(" "));
+    Ok(median)
+}
+
+fn mode_blob(card: &Card, pipe: &Pipe) -> Res<u64> {
+    match card
+        .create_property_blob(&pipe.mode)
+        .ctx("DRM_IOCTL_MODE_CREATEPROPBLOB (mode)")?
+    {
+        property::Value::Blob(id) => Ok(id),
+        _ => Err("CREATEPROPBLOB returned no blob id".into()),
+    }
+}
+
+pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
+    if iterations == 0 || rounds == 0 {
+        return Err("--iterations and --rounds must be positive".into());
+    }
+    let card = Card::open(device)?;
+    let driver = card.driver_name()?;
+    let pipe = Pipe::find(&card)?;
+    println!("driver {driver}: {}", pipe.describe());
+    let (w, h) = pipe.size();
+
+    let screen = make_fb(&card, (w, h), DrmFourcc::Xrgb8888, |x, y| {
+        ((x & 0xff) << 16) | ((y & 0xff) << 8) | 0x40
+    })?;
+    let blob = mode_blob(&card, &pipe)?;
+    let mut req = pipe.modeset(blob, screen.fb, pipe.full_screen())?;
+    let cursor_plane = pipe.cursor.as_ref().ok_or("no cursor plane")?;
+    let cursor = cursor_fb(&card)?;
+    cursor_plane.show(&mut req, pipe.crtc, cursor.fb, Placement::at(100, 100, 64, 64))?;
+    kms::commit(&card, AtomicCommitFlags::ALLOW_MODESET, req, "modeset with a cursor")?;
+
+    // The atomic check of a full primary plane update (nothing is committed).
+    measure("atomic-test-only", iterations, rounds, |_| {
+        let mut req = AtomicModeReq::new();
+        pipe.primary
+            .show(&mut req, pipe.crtc, screen.fb, pipe.full_screen())?;
+        kms::commit(&card, AtomicCommitFlags::TEST_ONLY, req, "TEST_ONLY update")
+    })?;
+
+    // Cursor moves through the legacy ioctl, which does not wait for a vblank.
+    measure("cursor-move", iterations, rounds, |i| {
+        let x = 100 + (i % 64) as i32 * 8;
+        #[allow(deprecated)]
+        card.move_cursor(pipe.crtc, (x, 200))
+            .ctx("DRM_IOCTL_MODE_CURSOR (move)")
+    })?;
+
+    // A damaged 64x64 rectangle of the scanned-out buffer (DIRTYFB): a transfer and a flush
+    // to the host, as for the fbdev console or a compositor's damage.
+    measure("dirtyfb-64x64", iterations, rounds, |i| {
+        let x = ((i % 8) * 64) as u16;
+        let clip = ClipRect::new(x, 64, x + 64, 128);
+        card.dirty_framebuffer(screen.fb, &[clip])
+            .ctx("DRM_IOCTL_MODE_DIRTYFB")
+    })?;
+
+    // A framebuffer added on an existing buffer and removed again (no host command).
+    let mut dumb = card
+        .create_dumb_buffer((256, 256), DrmFourcc::Xrgb8888, 32)
+        .ctx("DRM_IOCTL_MODE_CREATE_DUMB 256x256")?;
+    let layout = Layout {
+        size: (256, 256),
+        format: DrmFourcc::Xrgb8888,
+        handle: dumb.handle(),
+        pitch: dumb.pitch(),
+        offset: 0,
+    };
+    measure("addfb2-rmfb", iterations, rounds, |_| {
+        let fb: framebuffer::Handle = card
+            .add_planar_framebuffer(&layout, FbCmd2Flags::empty())
+            .ctx("DRM_IOCTL_MODE_ADDFB2")?;
+        card.destroy_framebuffer(fb).ctx("DRM_IOCTL_MODE_RMFB")
+    })?;
+    {
+        // The buffer was usable all along.
+        let map = card.map_dumb_buffer(&mut dumb).ctx("mapping the dumb buffer")?;
+        if map.len() < 256 * 256 * 4 {
+            return Err(format!("dumb buffer of {} bytes", map.len()).into());
+        }
+    }
+    card.destroy_dumb_buffer(dumb).ctx("DRM_IOCTL_MODE_DESTROY_DUMB")?;
+
+    // A 256x256 dumb buffer created (a host resource with its backing) and destroyed.
+    measure("dumb-create-destroy-256x256", iterations, rounds, |_| {
+        let dumb = card
+            .create_dumb_buffer((256, 256), DrmFourcc::Xrgb8888, 32)
+            .ctx("DRM_IOCTL_MODE_CREATE_DUMB 256x256")?;
+        card.destroy_dumb_buffer(dumb)
+            .ctx("DRM_IOCTL_MODE_DESTROY_DUMB")
+    })?;
+    Ok(())
+}

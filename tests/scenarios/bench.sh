@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench (make bench): tests/drm-test's `bench` on the virtio GPU's card: the
+# guest-side cost of atomic checks, cursor moves, damage flushes, framebuffer
+# creation and dumb buffer creation (drm-test.txt, "bench:" lines).
+# harness.iterations=N and harness.rounds=R (--append) set the sizes.
+
+card=$(drm_test_card) || exit 1
+drm_test_run "" -- bench --device "$card" \
+	--iterations "$(param iterations 100)" --rounds "$(param rounds 5)"
+n=$(grep -c '^bench: ' "$RESULTS/drm-test.txt")
+[ "$n" -ge 5 ] || fail "drm-test bench printed $n results, expected 5"
+pass "drm-test bench: $n operations measured"
