@@ -41,12 +41,47 @@ fn measure(
         }
         per_op.push(t0.elapsed().as_nanos() as u64 / u64::from(iterations));
     }
-    let mut sorted = per_op.clone();
+    Ok(report(name, &per_op))
+}
+
+/// Like [`measure`] for operations that come in pairs (create, destroy): each round runs
+/// `iterations` of `first`, then as many of `second`, timed apart.
+fn measure_pair(
+    (name1, name2): (&str, &str),
+    iterations: u32,
+    rounds: u32,
+    mut first: impl FnMut(u32) -> Res<()>,
+    mut second: impl FnMut(u32) -> Res<()>,
+) -> Res<()> {
+    let mut times = (Vec::new(), Vec::new());
+    // One untimed round.
+    for r in 0..=rounds {
+        let t0 = Instant::now();
+        for i in 0..iterations {
+            first(i).map_err(|e| format!("{name1}, operation {i}: {e}"))?;
+        }
+        let t1 = Instant::now();
+        for i in 0..iterations {
+            second(i).map_err(|e| format!("{name2}, operation {i}: {e}"))?;
+        }
+        if r > 0 {
+            times.0.push((t1 - t0).as_nanos() as u64 / u64::from(iterations));
+            times.1.push(t1.elapsed().as_nanos() as u64 / u64::from(iterations));
+        }
+    }
+    report(name1, &times.0);
+    report(name2, &times.1);
+    Ok(())
+}
+
+/// Prints the median and every round of `per_op`; returns the median.
+fn report(name: &str, per_op: &[u64]) -> u64 {
+    let mut sorted = per_op.to_vec();
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2];
     let text: Vec<String> = per_op.iter().map(u64::to_string).collect();
     println!("bench: {name} ns/op {median} rounds {}", text.join(" "));
-    Ok(median)
+    median
 }
 
 fn mode_blob(card: &Card, pipe: &Pipe) -> Res<u64> {
@@ -130,13 +165,27 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
     }
     card.destroy_dumb_buffer(dumb).ctx("DRM_IOCTL_MODE_DESTROY_DUMB")?;
 
-    // A 256x256 dumb buffer created (a host resource with its backing) and destroyed.
-    measure("dumb-create-destroy-256x256", iterations, rounds, |_| {
+    // 256x256 dumb buffers (host resources with their backing): `iterations` created, then
+    // destroyed, timed apart.
+    let buffers = std::cell::RefCell::new(Vec::new());
+    let create = |_| -> Res<()> {
         let dumb = card
             .create_dumb_buffer((256, 256), DrmFourcc::Xrgb8888, 32)
             .ctx("DRM_IOCTL_MODE_CREATE_DUMB 256x256")?;
+        buffers.borrow_mut().push(dumb);
+        Ok(())
+    };
+    let destroy = |_| -> Res<()> {
+        let dumb = buffers.borrow_mut().pop().ok_or("no dumb buffer left")?;
         card.destroy_dumb_buffer(dumb)
             .ctx("DRM_IOCTL_MODE_DESTROY_DUMB")
-    })?;
+    };
+    measure_pair(
+        ("dumb-create-256x256", "dumb-destroy-256x256"),
+        iterations,
+        rounds,
+        create,
+        destroy,
+    )?;
     Ok(())
 }

@@ -232,19 +232,21 @@ pub(crate) fn create_dumb(
     // From the first command on the host may hold the resource: release it in any case (an
     // UNREF of a resource the host refused to create is answered with an error, harmlessly).
     obj.created.store(true, Release);
+    // As the C driver, without waiting: commands run in order, so whatever uses the resource
+    // later finds it created, and the answers of a host that refused are logged.
     if blob {
-        queue.call_with(
+        queue.send_with(
             &ResourceCreateBlob::guest(resource_id, count, size),
             &entries,
         )?;
     } else {
-        queue.call(&ResourceCreate2d::new(
+        queue.send(&ResourceCreate2d::new(
             resource_id,
             format::B8G8R8X8_UNORM,
             width,
             height,
         ))?;
-        queue.call_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
+        queue.send_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
     }
     bound.resources.insert(ResourceInfo {
         id: resource_id,

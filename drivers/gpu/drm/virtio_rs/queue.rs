@@ -346,16 +346,30 @@ impl CommandQueue {
     /// Commands are executed in the order they were sent, so a later [`Self::call`] returns
     /// only after this one was executed.
     pub(crate) fn send<C: Command>(&self, command: &C) -> Result {
-        self.send_request(command, false).map(|_| ())
+        self.send_request::<C, u8>(command, &[], false).map(|_| ())
+    }
+
+    /// Like [`Self::send`], with `payload` after the command (e.g. a backing's memory entries).
+    pub(crate) fn send_with<C: Command, P: IntoBytes + Immutable>(
+        &self,
+        command: &C,
+        payload: &[P],
+    ) -> Result {
+        self.send_request(command, payload, false).map(|_| ())
     }
 
     /// Like [`Self::send`], with a fence the device signals when it completed the command;
     /// returns the fence's id for [`Self::wait_fence`].
     pub(crate) fn send_fenced<C: Command>(&self, command: &C) -> Result<u64> {
-        self.send_request(command, true)
+        self.send_request::<C, u8>(command, &[], true)
     }
 
-    fn send_request<C: Command>(&self, command: &C, fenced: bool) -> Result<u64> {
+    fn send_request<C: Command, P: IntoBytes + Immutable>(
+        &self,
+        command: &C,
+        payload: &[P],
+        fenced: bool,
+    ) -> Result<u64> {
         let mut response = KVec::new();
         response.resize(core::mem::size_of::<C::Response>(), 0u8, GFP_KERNEL)?;
         self.submit(
@@ -363,7 +377,7 @@ impl CommandQueue {
             KBox::new(
                 Request {
                     command: bytes_of(command.as_bytes())?,
-                    payload: KVec::new(),
+                    payload: bytes_of(payload.as_bytes())?,
                     response,
                     reply: None,
                     fenced,
