@@ -27,7 +27,8 @@ use kernel::{
         self,
         gem::{
             self,
-            shmem, //
+            shmem,
+            Released, //
         },
     },
     new_mutex, new_spinlock, pci,
@@ -150,16 +151,19 @@ impl gem::DriverObject for VirtioObject {
     type Driver = VirtioGpuDrm;
     type Args = ObjectArgs;
 
-    /// Called before the pages are freed: the host must be done with them first. Once the
-    /// device is gone the queue reports ENODEV and there is no host left.
-    fn release(&self) {
-        if self.created.load(Acquire) {
-            if let Err(e) = self.queue.call(&ResourceUnref::new(self.resource_id)) {
-                if e != ENODEV {
-                    self.queue.log_error("RESOURCE_UNREF", self.resource_id, e);
-                }
+    /// The host must be done with the pages before they are freed: as the C driver, the memory
+    /// goes with the answer to RESOURCE_UNREF (or when the device is gone), and the last
+    /// reference's holder does not wait for it.
+    fn release(object: Released<Self>) {
+        if !object.created.load(Acquire) {
+            return;
+        }
+        object.resources.remove(object.resource_id);
+        let (queue, id) = (object.queue.clone(), object.resource_id);
+        if let Err(e) = queue.send_releasing(&ResourceUnref::new(id), object) {
+            if e != ENODEV {
+                queue.log_error("RESOURCE_UNREF", id, e);
             }
-            self.resources.remove(self.resource_id);
         }
     }
 

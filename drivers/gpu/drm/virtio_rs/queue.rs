@@ -7,14 +7,19 @@
 //! is full), and waits until the dequeue work, which runs after the queue interrupt, hands the
 //! response back. Error responses become kernel errors.
 
-use crate::protocol::{
-    self,
-    Command,
-    CtrlHdr,
-    UpdateCursor, //
+use crate::{
+    gem::VirtioObject,
+    protocol::{
+        self,
+        Command,
+        CtrlHdr,
+        UpdateCursor, //
+    },
 };
 use kernel::{
-    device, new_condvar, new_mutex, new_spinlock,
+    device,
+    drm::gem::Released,
+    new_condvar, new_mutex, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
@@ -78,6 +83,8 @@ pub(crate) struct Request {
     reply: Option<Arc<Reply>>,
     /// Ask the device to signal a fence once the command completed.
     fenced: bool,
+    /// An object whose memory the device may use until it answered this command.
+    hold: Option<Released<VirtioObject>>,
 }
 
 impl virtio::Buffer for Request {
@@ -325,6 +332,7 @@ impl CommandQueue {
                     response,
                     reply: Some(reply.clone()),
                     fenced: false,
+                    hold: None,
                 },
                 GFP_KERNEL,
             )?,
@@ -364,27 +372,55 @@ impl CommandQueue {
         self.send_request::<C, u8>(command, &[], true)
     }
 
+    /// Like [`Self::send`], keeping `object` until the device answered (or is gone): for the
+    /// command that makes the device let go of the object's memory.
+    pub(crate) fn send_releasing<C: Command>(
+        &self,
+        command: &C,
+        object: Released<VirtioObject>,
+    ) -> Result {
+        let mut request = match Self::request::<C, u8>(command, &[], false) {
+            Ok(request) => request,
+            Err(e) => {
+                // The device may still use the memory: better lose it than free it under the
+                // device's feet.
+                dev_err!(self.dev, "cannot release a resource ({:?}): its memory is lost\n", e);
+                core::mem::forget(object);
+                return Err(e);
+            }
+        };
+        request.hold = Some(object);
+        // Should the queue be gone, so is the device: dropping the request frees the object.
+        self.submit(CONTROL, request).map(|_| ())
+    }
+
     fn send_request<C: Command, P: IntoBytes + Immutable>(
         &self,
         command: &C,
         payload: &[P],
         fenced: bool,
     ) -> Result<u64> {
+        self.submit(CONTROL, Self::request(command, payload, fenced)?)
+    }
+
+    fn request<C: Command, P: IntoBytes + Immutable>(
+        command: &C,
+        payload: &[P],
+        fenced: bool,
+    ) -> Result<KBox<Request>> {
         let mut response = KVec::new();
         response.resize(core::mem::size_of::<C::Response>(), 0u8, GFP_KERNEL)?;
-        self.submit(
-            CONTROL,
-            KBox::new(
-                Request {
-                    command: bytes_of(command.as_bytes())?,
-                    payload: bytes_of(payload.as_bytes())?,
-                    response,
-                    reply: None,
-                    fenced,
-                },
-                GFP_KERNEL,
-            )?,
-        )
+        Ok(KBox::new(
+            Request {
+                command: bytes_of(command.as_bytes())?,
+                payload: bytes_of(payload.as_bytes())?,
+                response,
+                reply: None,
+                fenced,
+                hold: None,
+            },
+            GFP_KERNEL,
+        )?)
     }
 
     /// Waits up to `timeout_ms` for fence `id`: `ETIMEDOUT` if the device did not signal it.
@@ -424,6 +460,7 @@ impl CommandQueue {
                     response: KVec::new(),
                     reply: None,
                     fenced: false,
+                    hold: None,
                 },
                 GFP_KERNEL,
             )?,
