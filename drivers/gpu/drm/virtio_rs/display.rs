@@ -119,6 +119,22 @@ impl kms::DriverCrtc for Output {
         });
     }
 
+    /// As the C driver: until the primary plane's update shows its buffer, the scanout shows
+    /// nothing, at the new mode's size.
+    fn mode_set_nofb(
+        crtc: &Crtc<Self>,
+        state: &CrtcState<Self>,
+        dev: &VirtioDrmDevice<drm::Ioctl>,
+    ) {
+        let mode = state.mode();
+        let size = Rect::new(0, 0, mode.hdisplay().into(), mode.vdisplay().into());
+        if let Some(guard) = dev.registration_guard() {
+            guard.registration_data_with(|bound| {
+                let _ = bound.queue.send(&SetScanout::new(crtc.scanout, 0, size));
+            });
+        }
+    }
+
     fn atomic_flush(
         crtc: &Crtc<Self>,
         new: &CrtcState<Self>,

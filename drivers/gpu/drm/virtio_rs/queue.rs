@@ -384,7 +384,11 @@ impl CommandQueue {
             Err(e) => {
                 // The device may still use the memory: better lose it than free it under the
                 // device's feet.
-                dev_err!(self.dev, "cannot release a resource ({:?}): its memory is lost\n", e);
+                dev_err!(
+                    self.dev,
+                    "cannot release a resource ({:?}): its memory is lost\n",
+                    e
+                );
                 core::mem::forget(object);
                 return Err(e);
             }

@@ -87,6 +87,18 @@ pub trait DriverCrtc: Send + Sync + Sized + 'static {
         let _ = (crtc, new, old, commit);
     }
 
+    /// Programs the new mode before the planes are updated (`mode_set_nofb`): called in a
+    /// commit for a CRTC whose mode changed or that is switched on, with its new state, which
+    /// is now current. Implementing this callback is optional.
+    fn mode_set_nofb(
+        crtc: &Crtc<Self>,
+        state: &CrtcState<Self>,
+        dev: &drm::Device<Self::Driver, drm::Ioctl>,
+    ) {
+        let _ = (crtc, state, dev);
+        build_error!(crate::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Completes the CRTC's part of a commit, after its planes were updated (`atomic_flush`).
     ///
     /// The driver may take the commit's page flip event with [`AtomicCommit::take_event`] to
@@ -161,6 +173,11 @@ impl<T: DriverCrtc> Crtc<T> {
         atomic_flush: Some(Self::atomic_flush_callback),
         atomic_enable: Some(Self::atomic_enable_callback),
         atomic_disable: Some(Self::atomic_disable_callback),
+        mode_set_nofb: if T::HAS_MODE_SET_NOFB {
+            Some(Self::mode_set_nofb_callback)
+        } else {
+            None
+        },
         ..pin_init::zeroed()
     };
 
@@ -393,6 +410,22 @@ impl<T: DriverCrtc> Crtc<T> {
         }
 
         T::atomic_disable(this, new, old, &commit);
+    }
+
+    extern "C" fn mode_set_nofb_callback(crtc: *mut bindings::drm_crtc) {
+        // SAFETY: The helpers call `mode_set_nofb` with a CRTC of ours (`Self::HELPER_FUNCS`)
+        // during a commit.
+        let this = unsafe { Self::from_raw(crtc) };
+
+        // SAFETY: The commit swapped in the CRTC's new state, a state of ours that it keeps
+        // alive; its driver data is no longer mutated.
+        let state = unsafe { CrtcState::from_raw((*crtc).state) };
+
+        // SAFETY: Commits are only made on registered devices (see `AtomicCheck::device()`);
+        // `dev` is a device of driver `T::Driver`.
+        let dev = unsafe { drm::Device::<T::Driver, drm::Ioctl>::from_raw((*crtc).dev) };
+
+        T::mode_set_nofb(this, state, dev);
     }
 
     extern "C" fn atomic_flush_callback(

@@ -6,6 +6,10 @@
 //! `drm_atomic_helper_update_plane()`, `drm_atomic_helper_shutdown()`), with framebuffers of dumb
 //! buffers created by a DRM client, and count what the abstractions hand to the driver: atomic
 //! states created and dropped, framebuffer preparations and their clean-ups.
+//!
+//! The device is never registered: the test driver's callbacks do not touch the registration
+//! (`registration_guard()`), which the callbacks' device context promises only for registered
+//! devices.
 
 use crate::prelude::*;
 
