@@ -99,6 +99,12 @@ for g in $groups; do
 		done
 		run "pixels:two-heads:virtio_rs" python3 "$TOP/tests/png_check.py" smpte \
 			"$TOP/out/two-heads-virtio_rs/shot-pattern.png"
+		# The same objects, ids, modes and properties as the C driver
+		# (modetest -c, all but its first line, which names the driver).
+		run "objects:two-heads:rust-equals-c" sh -c "
+			tail -n +2 '$TOP/out/two-heads-virtio_rs/connectors.txt' > '$TOP/out/two-heads-connectors-rs.txt' &&
+			tail -n +2 '$TOP/out/two-heads-virtio_gpu/connectors.txt' > '$TOP/out/two-heads-connectors-c.txt' &&
+			diff -u '$TOP/out/two-heads-connectors-c.txt' '$TOP/out/two-heads-connectors-rs.txt'"
 		# The framebuffer console (fbdev emulation) shows text, the same
 		# pixels with either driver.
 		for driver in virtio_gpu virtio_rs; do

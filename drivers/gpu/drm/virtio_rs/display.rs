@@ -484,14 +484,15 @@ pub(crate) fn init(drm: &drm::UnregisteredDevice<VirtioGpuDrm>, edid: bool) -> R
                 cursor <- new_spinlock!(hidden_cursor),
             }),
         )?;
-        let encoder =
-            kms.add_encoder(EncoderType::Virtual, mask, try_pin_init!(VirtualEncoder {}))?;
-        kms.add_connector(
+        // The connector first, as the C driver: the object ids come out the same.
+        let connector = kms.add_connector(
             ConnectorType::Virtual,
-            &[encoder],
             edid,
             try_pin_init!(OutputConnector { scanout }),
         )?;
+        let encoder =
+            kms.add_encoder(EncoderType::Virtual, mask, try_pin_init!(VirtualEncoder {}))?;
+        kms.attach_encoder(connector, encoder)?;
     }
     kms.finish()
 }

@@ -176,16 +176,10 @@ impl<T: DriverConnector> Connector<T> {
     pub(super) fn new<'a>(
         kms: &KmsBuilder<'a, T::Driver>,
         connector_type: ConnectorType,
-        encoders: &[&'a Encoder<<T::Driver as KmsDriver>::Encoder>],
         edid_property: bool,
         data: impl PinInit<T, Error>,
     ) -> Result<&'a Self> {
         let dev = kms.as_raw();
-
-        // SAFETY: The encoders are initialised; `dev` never changes.
-        if encoders.is_empty() || encoders.iter().any(|e| unsafe { (*e.as_raw()).dev } != dev) {
-            return Err(EINVAL);
-        }
 
         let this = KBox::pin_init(
             try_pin_init!(Self {
@@ -235,16 +229,26 @@ impl<T: DriverConnector> Connector<T> {
             unsafe { bindings::drm_connector_attach_edid_property(connector) };
         }
 
-        for encoder in encoders {
-            // SAFETY: `connector` and `encoder` are initialised objects of `dev` (checked
-            // above), not registered.
-            to_result(unsafe {
-                bindings::drm_connector_attach_encoder(connector, encoder.as_raw())
-            })?;
-        }
-
         // SAFETY: `this` is valid until the device is released, which cannot happen during `'a`.
         Ok(unsafe { &*this })
+    }
+
+    /// Lets `encoder` feed this connector (`drm_connector_attach_encoder()`).
+    pub(super) fn attach_encoder(
+        &self,
+        kms: &KmsBuilder<'_, T::Driver>,
+        encoder: &Encoder<<T::Driver as KmsDriver>::Encoder>,
+    ) -> Result {
+        let dev = kms.as_raw();
+        // SAFETY: Both objects are initialised; their `dev` never changes.
+        if unsafe { (*self.as_raw()).dev != dev || (*encoder.as_raw()).dev != dev } {
+            return Err(EINVAL);
+        }
+        // SAFETY: Both are initialised objects of `dev`, which is not registered; only the
+        // builder's thread changes them.
+        to_result(unsafe {
+            bindings::drm_connector_attach_encoder(self.as_raw(), encoder.as_raw())
+        })
     }
 
     /// Returns the raw `struct drm_connector`.

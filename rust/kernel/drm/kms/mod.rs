@@ -288,7 +288,7 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         self.track(Encoder::new(self, encoder_type, possible_crtcs, data))
     }
 
-    /// Adds a connector that can be fed by `encoders`.
+    /// Adds a connector; [`KmsBuilder::attach_encoder`] names the encoders that can feed it.
     ///
     /// With `edid_property`, the connector gets the `EDID` property, which
     /// [`ConnectorProbe::update_edid`] keeps up to date (connectors of most types have it
@@ -296,17 +296,19 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
     pub fn add_connector(
         &self,
         connector_type: ConnectorType,
-        encoders: &[&'a Encoder<D::Encoder>],
         edid_property: bool,
         data: impl PinInit<D::Connector, Error>,
     ) -> Result<&'a Connector<D::Connector>> {
-        self.track(Connector::new(
-            self,
-            connector_type,
-            encoders,
-            edid_property,
-            data,
-        ))
+        self.track(Connector::new(self, connector_type, edid_property, data))
+    }
+
+    /// Lets `encoder` feed `connector`.
+    pub fn attach_encoder(
+        &self,
+        connector: &Connector<D::Connector>,
+        encoder: &Encoder<D::Encoder>,
+    ) -> Result {
+        self.track(connector.attach_encoder(self, encoder))
     }
 
     /// Remembers a failure to add an object.
@@ -322,7 +324,7 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
     /// Fails if adding an object failed before. Checks what registration would warn about
     /// (`drm_mode_config_validate()`): at least one CRTC, one primary plane per CRTC, no plane
     /// shared by two CRTCs, planes that can feed their CRTC, encoders only for CRTCs that
-    /// exist. Then initialises vblank support, creates the initial atomic state of all
+    /// exist, an encoder for every connector. Then initialises vblank support, creates the initial atomic state of all
     /// objects (`drm_mode_config_create_initial_state()`, which leaves the hardware alone) and
     /// installs the mode config functions, which marks the device ready for registration.
     pub fn finish(self) -> Result {
@@ -361,6 +363,7 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
         }
         self.check_crtc_planes(num_crtc)?;
         self.check_encoders(num_crtc)?;
+        self.check_connectors()?;
 
         if D::VBLANK == VblankSupport::Timer {
             // SAFETY: `dev` is valid and unregistered; all its CRTCs exist and use the vblank
@@ -406,6 +409,27 @@ impl<D: KmsDriver> KmsBuilder<'_, D> {
                     return Err(EINVAL);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Checks that every connector can be fed by an encoder.
+    fn check_connectors(&self) -> Result {
+        let dev = self.as_raw();
+        // SAFETY: `dev` is valid and its mode configuration initialised (type invariant).
+        let head = unsafe { &raw mut (*dev).mode_config.connector_list };
+        // SAFETY: `head` is an initialised list, only changed by this thread before
+        // registration.
+        let mut pos = unsafe { (*head).next };
+        while pos != head {
+            // SAFETY: The entries of `connector_list` are the `head` members of connectors.
+            let connector = unsafe { crate::container_of!(pos, bindings::drm_connector, head) };
+            // SAFETY: `connector` is a valid connector of `dev`.
+            if unsafe { (*connector).possible_encoders } == 0 {
+                return Err(EINVAL);
+            }
+            // SAFETY: `pos` is an entry of the list.
+            pos = unsafe { (*pos).next };
         }
         Ok(())
     }

@@ -334,10 +334,10 @@ mod atomic_states {
         let encoder = kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
         let connector = kms.add_connector(
             ConnectorType::Virtual,
-            &[encoder],
             false,
             try_pin_init!(TestConnector {}),
         )?;
+        kms.attach_encoder(connector, encoder)?;
         let output = Output {
             crtc: crtc.as_raw(),
             cursor: cursor.as_raw(),
@@ -674,6 +674,20 @@ mod atomic_states {
         expect_eq!(add_plane(&kms, true, 1, Some(&linear)).err(), Some(EINVAL));
         kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
         kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
+        expect_eq!(kms.finish(), Err(EINVAL));
+        drop(drm);
+
+        // A connector that no encoder feeds.
+        let drm = new_device()?;
+        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
+        let primary = add_plane(&kms, false, 1, None)?;
+        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
+        kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
+        kms.add_connector(
+            ConnectorType::Virtual,
+            false,
+            try_pin_init!(TestConnector {}),
+        )?;
         expect_eq!(kms.finish(), Err(EINVAL));
         drop(drm);
 
