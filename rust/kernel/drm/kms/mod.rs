@@ -324,9 +324,10 @@ impl<'a, D: KmsDriver> KmsBuilder<'a, D> {
     /// Fails if adding an object failed before. Checks what registration would warn about
     /// (`drm_mode_config_validate()`): at least one CRTC, one primary plane per CRTC, no plane
     /// shared by two CRTCs, planes that can feed their CRTC, encoders only for CRTCs that
-    /// exist, an encoder for every connector. Then initialises vblank support, creates the initial atomic state of all
-    /// objects (`drm_mode_config_create_initial_state()`, which leaves the hardware alone) and
-    /// installs the mode config functions, which marks the device ready for registration.
+    /// exist, an encoder for every connector. Then initialises vblank support, creates the
+    /// initial atomic state of all objects (`drm_mode_config_create_initial_state()`, which
+    /// leaves the hardware alone) and installs the mode config functions, which marks the
+    /// device ready for registration.
     pub fn finish(self) -> Result {
         if self.failed.get() {
             return Err(EINVAL);

@@ -630,69 +630,84 @@ mod atomic_states {
         Ok(())
     }
 
+    /// Builds on a new device what `build` adds, and expects `finish()` to refuse it.
+    fn finish_refuses(
+        parent: &faux::Device<crate::device::Bound>,
+        what: &str,
+        build: impl for<'a> FnOnce(&KmsBuilder<'a, TestDriver>) -> Result,
+    ) -> Result {
+        let drm = drm::UnregisteredDevice::<TestDriver>::new(parent, try_pin_init!(TestData {}))?;
+        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
+        build(&kms)?;
+        let finished = kms.finish();
+        if finished != Err(EINVAL) {
+            pr_err!("finish() with {}: {:?}, expected EINVAL\n", what, finished);
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// Adds a CRTC fed by a new primary plane (for the CRTCs in `possible_crtcs`) and `cursor`.
+    fn add_crtc<'a>(
+        kms: &KmsBuilder<'a, TestDriver>,
+        possible_crtcs: u32,
+        cursor: Option<&'a Plane<TestPlane>>,
+    ) -> Result {
+        let primary = add_plane(kms, false, possible_crtcs, None)?;
+        kms.add_crtc(primary, cursor, None, try_pin_init!(TestCrtc {}))?;
+        Ok(())
+    }
+
+    fn add_encoder(kms: &KmsBuilder<'_, TestDriver>, possible_crtcs: u32) -> Result {
+        kms.add_encoder(
+            EncoderType::Virtual,
+            possible_crtcs,
+            try_pin_init!(TestEncoder {}),
+        )?;
+        Ok(())
+    }
+
     /// `finish()` refuses what registration would warn about, and a builder that failed to add
     /// an object.
     fn broken_pipelines(parent: &faux::Device<crate::device::Bound>) -> Result {
-        let new_device =
-            || drm::UnregisteredDevice::<TestDriver>::new(parent, try_pin_init!(TestData {}));
-
-        // An encoder for a second CRTC, which does not exist.
-        let drm = new_device()?;
-        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
-        let primary = add_plane(&kms, false, 1, None)?;
-        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
-        kms.add_encoder(EncoderType::Virtual, 0b11, try_pin_init!(TestEncoder {}))?;
-        expect_eq!(kms.finish(), Err(EINVAL));
-        drop(drm);
-
-        // A cursor plane that cannot feed its CRTC.
-        let drm = new_device()?;
-        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
-        let primary = add_plane(&kms, false, 1, None)?;
-        let cursor = add_plane(&kms, true, 0b10, None)?;
-        kms.add_crtc(primary, Some(cursor), None, try_pin_init!(TestCrtc {}))?;
-        kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
-        expect_eq!(kms.finish(), Err(EINVAL));
-        drop(drm);
-
-        // One primary plane for two CRTCs.
-        let drm = new_device()?;
-        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
-        let primary = add_plane(&kms, false, 0b11, None)?;
-        let _unused = add_plane(&kms, false, 0b11, None)?;
-        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
-        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
-        kms.add_encoder(EncoderType::Virtual, 0b11, try_pin_init!(TestEncoder {}))?;
-        expect_eq!(kms.finish(), Err(EINVAL));
-        drop(drm);
-
-        // Modifiers on a device that refuses them: the plane is refused, then the pipeline.
-        let drm = new_device()?;
-        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
-        let primary = add_plane(&kms, false, 1, None)?;
-        let linear = [format::FORMAT_MOD_LINEAR];
-        expect_eq!(add_plane(&kms, true, 1, Some(&linear)).err(), Some(EINVAL));
-        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
-        kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
-        expect_eq!(kms.finish(), Err(EINVAL));
-        drop(drm);
-
-        // A connector that no encoder feeds.
-        let drm = new_device()?;
-        let kms = KmsBuilder::new(&drm, &MODE_CONFIG)?;
-        let primary = add_plane(&kms, false, 1, None)?;
-        kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
-        kms.add_encoder(EncoderType::Virtual, 1, try_pin_init!(TestEncoder {}))?;
-        kms.add_connector(
-            ConnectorType::Virtual,
-            false,
-            try_pin_init!(TestConnector {}),
-        )?;
-        expect_eq!(kms.finish(), Err(EINVAL));
-        drop(drm);
+        finish_refuses(parent, "an encoder for a missing CRTC", |kms| {
+            add_crtc(kms, 1, None)?;
+            add_encoder(kms, 0b11)
+        })?;
+        finish_refuses(parent, "a cursor plane that cannot feed its CRTC", |kms| {
+            let cursor = add_plane(kms, true, 0b10, None)?;
+            add_crtc(kms, 1, Some(cursor))?;
+            add_encoder(kms, 1)
+        })?;
+        finish_refuses(parent, "one primary plane for two CRTCs", |kms| {
+            let primary = add_plane(kms, false, 0b11, None)?;
+            add_plane(kms, false, 0b11, None)?;
+            kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
+            kms.add_crtc(primary, None, None, try_pin_init!(TestCrtc {}))?;
+            add_encoder(kms, 0b11)
+        })?;
+        finish_refuses(parent, "a refused plane (modifiers)", |kms| {
+            let linear = [format::FORMAT_MOD_LINEAR];
+            if add_plane(kms, true, 1, Some(&linear)).err() != Some(EINVAL) {
+                pr_err!("a device without modifiers took a plane with modifiers\n");
+                return Err(EINVAL);
+            }
+            add_crtc(kms, 1, None)?;
+            add_encoder(kms, 1)
+        })?;
+        finish_refuses(parent, "a connector without encoder", |kms| {
+            add_crtc(kms, 1, None)?;
+            add_encoder(kms, 1)?;
+            kms.add_connector(
+                ConnectorType::Virtual,
+                false,
+                try_pin_init!(TestConnector {}),
+            )?;
+            Ok(())
+        })?;
 
         // The same pipeline without the mistakes is fine.
-        let drm = new_device()?;
+        let drm = drm::UnregisteredDevice::<TestDriver>::new(parent, try_pin_init!(TestData {}))?;
         build_output(&drm)?;
         drop(drm);
         expect_eq!((live(CRTC), live(PLANE), live(CONNECTOR)), (0, 0, 0));
