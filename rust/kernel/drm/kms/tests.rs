@@ -714,6 +714,43 @@ mod atomic_states {
         Ok(())
     }
 
+    /// Creates a dumb buffer through the driver's `dumb_create` (the memory manager's, in Rust),
+    /// as `DRM_IOCTL_MODE_CREATE_DUMB` does after its own checks, and deletes its handle again.
+    /// Returns the pitch and size.
+    fn create_dumb(test: &TestDevice, width: u32, height: u32, bpp: u32) -> Result<(u32, u64)> {
+        let dev = test.dev();
+        let file = test.client.client.file;
+        let mut args = bindings::drm_mode_create_dumb {
+            width,
+            height,
+            bpp,
+            ..pin_init::zeroed()
+        };
+        // SAFETY: `dev` is a valid device; its driver's vtable is static.
+        let dumb_create = unsafe { (*(*dev).driver).dumb_create }.ok_or(ENOSYS)?;
+        // SAFETY: `file` is the client's open file on `dev`; `args` is valid for the call.
+        to_result(unsafe { dumb_create(file, dev, &mut args) })?;
+        // SAFETY: `args.handle` is a handle of `file`, which nothing else uses.
+        to_result(unsafe { bindings::drm_gem_handle_delete(file, args.handle) })?;
+        Ok((args.pitch, args.size))
+    }
+
+    /// Dumb buffers get the size `drm_mode_size_dumb()` computes; sizes that overflow, and
+    /// empty ones, are refused.
+    fn dumb_sizes(parent: &faux::Device<crate::device::Bound>) -> Result {
+        let test = TestDevice::new(parent)?;
+        let page = crate::page::PAGE_SIZE as u64;
+        expect_eq!(create_dumb(&test, 640, 480, 32), Ok((2560, 2560 * 480)));
+        expect_eq!(create_dumb(&test, 1, 1, 32), Ok((4, page)));
+        expect_eq!(create_dumb(&test, 100, 3, 32), Ok((400, page)));
+        expect_eq!(create_dumb(&test, 0, 480, 32), Err(EINVAL));
+        expect_eq!(create_dumb(&test, 640, 0, 32), Err(EINVAL));
+        // A pitch beyond 32 bits, a size beyond 32 bits.
+        expect_eq!(create_dumb(&test, 0x4000_0000, 1, 32), Err(EINVAL));
+        expect_eq!(create_dumb(&test, 0x1_0000, 0x1_0000, 32), Err(EINVAL));
+        Ok(())
+    }
+
     fn on_test_device(
         name: &CStr,
         test: impl FnOnce(&faux::Device<crate::device::Bound>) -> Result,
@@ -731,6 +768,11 @@ mod atomic_states {
     #[test]
     fn finish_refuses_broken_pipelines() -> Result {
         on_test_device(c"rust_drm_kms_test_finish", broken_pipelines)
+    }
+
+    #[test]
+    fn dumb_buffer_sizes_are_checked() -> Result {
+        on_test_device(c"rust_drm_kms_test_dumb", dumb_sizes)
     }
 
     #[test]
