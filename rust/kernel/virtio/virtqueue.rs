@@ -462,16 +462,24 @@ impl<T: Buffer, H: QueueHandler<T>> QueueSet for TypedQueues<T, H> {
 
     fn revoke(&self) {
         for queue in self.0.queues.iter() {
-            // Drop the buffers outside the lock: their destructors may do real work.
+            // Drop the buffers outside the lock: their destructors may do real work. The queue
+            // is revoked under the same lock that found it empty, so that no buffer added in
+            // between is lost.
             loop {
-                let buffer = queue.lock().detach_one();
-                match buffer {
-                    Some(buffer) => drop(buffer),
-                    None => break,
+                let mut guard = queue.lock();
+                match guard.detach_one() {
+                    Some(buffer) => {
+                        drop(guard);
+                        drop(buffer);
+                    }
+                    None => {
+                        // INVARIANT: The queue is about to be deleted; nobody may use it any
+                        // more.
+                        guard.0.vq = None;
+                        break;
+                    }
                 }
             }
-            // INVARIANT: The queue is about to be deleted; nobody may use it any more.
-            queue.state.lock().vq = None;
         }
     }
 

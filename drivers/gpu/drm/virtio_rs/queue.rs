@@ -267,8 +267,19 @@ impl CommandQueue {
 
     /// Adds `request` to queue `index`, waiting while the ring is full. Returns the id of its
     /// fence if it asked for one (else 0).
-    fn submit(&self, index: usize, mut request: KBox<Request>) -> Result<u64> {
-        let queue = self.queues.get(index).ok_or(ENODEV)?;
+    fn submit(&self, index: usize, request: KBox<Request>) -> Result<u64> {
+        self.try_submit(index, request).map_err(|(e, _)| e)
+    }
+
+    /// Like [`Self::submit`]; a request that was not queued comes back with the error.
+    fn try_submit(
+        &self,
+        index: usize,
+        mut request: KBox<Request>,
+    ) -> core::result::Result<u64, (Error, KBox<Request>)> {
+        let Some(queue) = self.queues.get(index) else {
+            return Err((ENODEV, request));
+        };
         loop {
             let seen = self.generation();
             let mut fence = 0;
@@ -278,7 +289,10 @@ impl CommandQueue {
                 // the id back if the ring refuses the command.
                 if request.fenced {
                     fence = self.events.fences.lock().emit();
-                    CtrlHdr::set_fence_in(&mut request.command, fence)?;
+                    if let Err(e) = CtrlHdr::set_fence_in(&mut request.command, fence) {
+                        self.events.fences.lock().unemit(fence);
+                        return Err((e, request));
+                    }
                 }
                 let added = queue.add(request);
                 match &added {
@@ -294,9 +308,16 @@ impl CommandQueue {
                 Ok(()) => return Ok(fence),
                 Err(e) if e.error == ENOSPC => {
                     request = e.buffer;
-                    self.wait(seen, || queue.lock().num_free() > 0)?;
+                    // A broken or revoked queue never frees room: try again to get its error.
+                    let room = || {
+                        let queue = queue.lock();
+                        queue.num_free() > 0 || queue.is_broken()
+                    };
+                    if let Err(e) = self.wait(seen, room) {
+                        return Err((e, request));
+                    }
                 }
-                Err(e) => return Err(e.error),
+                Err(e) => return Err((e.error, e.buffer)),
             }
         }
     }
@@ -394,8 +415,24 @@ impl CommandQueue {
             }
         };
         request.hold = Some(object);
-        // Should the queue be gone, so is the device: dropping the request frees the object.
-        self.submit(CONTROL, request).map(|_| ())
+        match self.try_submit(CONTROL, request) {
+            Ok(_) => Ok(()),
+            // The queue is gone with the device, which let go of the memory: free it.
+            Err((ENODEV, request)) => {
+                drop(request);
+                Err(ENODEV)
+            }
+            // The device may still use the memory (its queue is broken or stuck): lose it.
+            Err((e, mut request)) => {
+                dev_err!(
+                    self.dev,
+                    "cannot release a resource ({:?}): its memory is lost\n",
+                    e
+                );
+                core::mem::forget(request.hold.take());
+                Err(e)
+            }
+        }
     }
 
     fn send_request<C: Command, P: IntoBytes + Immutable>(

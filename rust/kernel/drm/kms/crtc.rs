@@ -88,8 +88,9 @@ pub trait DriverCrtc: Send + Sync + Sized + 'static {
     }
 
     /// Programs the new mode before the planes are updated (`mode_set_nofb`): called in a
-    /// commit for a CRTC whose mode changed or that is switched on, with its new state, which
-    /// is now current. Implementing this callback is optional.
+    /// commit for a CRTC that is enabled in its new state and whose mode changed (a change of
+    /// `active` alone does not count), with that state, which is now current. Implementing
+    /// this callback is optional.
     fn mode_set_nofb(
         crtc: &Crtc<Self>,
         state: &CrtcState<Self>,

@@ -62,7 +62,12 @@ pub mod format;
 pub mod framebuffer;
 pub mod mode;
 pub mod plane;
-#[cfg(CONFIG_KUNIT = "y")]
+// The tests use shmem objects and a DRM client.
+#[cfg(all(
+    CONFIG_KUNIT = "y",
+    CONFIG_RUST_DRM_GEM_SHMEM_HELPER,
+    CONFIG_DRM_CLIENT
+))]
 mod tests;
 pub mod vblank;
 

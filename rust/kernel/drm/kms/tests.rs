@@ -23,6 +23,7 @@ mod atomic_states {
             gem::shmem,
             kms::{
                 format,
+                AtomicCheck,
                 AtomicCommit,
                 ConnectorProbe,
                 ConnectorType,
@@ -39,6 +40,7 @@ mod atomic_states {
                 PlaneConfig,
                 PlaneState,
                 PlaneType,
+                Scaling,
                 VblankSupport, //
             },
         },
@@ -83,6 +85,8 @@ mod atomic_states {
     static UPDATES: Atomic<i32> = Atomic::new(0);
     /// Makes the cursor plane's `prepare_fb` fail.
     static FAIL_CURSOR_PREPARE: Atomic<bool> = Atomic::new(false);
+    /// Makes the cursor plane's `atomic_check` fail.
+    static FAIL_CURSOR_CHECK: Atomic<bool> = Atomic::new(false);
 
     fn reset_counters() {
         for live in &LIVE_STATES {
@@ -92,6 +96,7 @@ mod atomic_states {
             counter.store(0, Relaxed);
         }
         FAIL_CURSOR_PREPARE.store(false, Relaxed);
+        FAIL_CURSOR_CHECK.store(false, Relaxed);
     }
 
     /// A driver state that counts its live instances of kind `K`.
@@ -217,6 +222,22 @@ mod atomic_states {
         type Driver = TestDriver;
         type State = Counted<PLANE>;
         type FbPrepared = Prepared;
+
+        fn atomic_check(
+            plane: &Plane<Self>,
+            new: &mut PlaneState<Self>,
+            _old: &PlaneState<Self>,
+            commit: &AtomicCheck<'_, TestDriver>,
+        ) -> Result {
+            if plane.cursor && FAIL_CURSOR_CHECK.load(Relaxed) {
+                return Err(ERANGE);
+            }
+            let Some(crtc) = new.crtc() else {
+                return Ok(());
+            };
+            let crtc_state = commit.crtc_state(crtc)?;
+            new.check_plane_state(crtc_state, Scaling::None, true, true)
+        }
 
         fn prepare_fb(
             plane: &Plane<Self>,
@@ -597,14 +618,15 @@ mod atomic_states {
         expect_eq!(CLEANUPS.load(Relaxed), PREPARES.load(Relaxed) - 1);
         expect_eq!((live(CRTC), live(PLANE), live(CONNECTOR)), (1, 2, 1));
 
-        // The device goes, with its current states.
+        // The device goes, with its current states (the modes first: they name the device).
+        drop((vga, svga));
         drop(test);
         expect_eq!((live(CRTC), live(PLANE), live(CONNECTOR)), (0, 0, 0));
         Ok(())
     }
 
-    /// An atomic check that fails (a primary plane smaller than its CRTC's mode) leaves no state
-    /// and no preparation behind.
+    /// An atomic check that fails, the core's (a primary plane smaller than its CRTC's mode) or
+    /// the driver's, leaves no state and no preparation behind.
     fn failing_check(parent: &faux::Device<crate::device::Bound>) -> Result {
         let mut test = TestDevice::new(parent)?;
         let dev = test.dev();
@@ -623,7 +645,19 @@ mod atomic_states {
         expect_eq!(LIVE_PREPARED.load(Relaxed), 1);
         expect_eq!(UPDATES.load(Relaxed), 1);
 
-        // Dropping the device switches the output off and destroys every state.
+        // The driver's own check refuses the cursor: its error, and nothing prepared or left.
+        let cursor = test.client.framebuffer(64, 64, format::ARGB8888)?;
+        FAIL_CURSOR_CHECK.store(true, Relaxed);
+        let refused = set_cursor(dev, &test.output, cursor);
+        FAIL_CURSOR_CHECK.store(false, Relaxed);
+        expect_eq!(refused, Err(ERANGE));
+        expect_eq!(PREPARES.load(Relaxed), 1);
+        expect_eq!(LIVE_PREPARED.load(Relaxed), 1);
+        expect_eq!((live(CRTC), live(PLANE), live(CONNECTOR)), (1, 2, 1));
+
+        // Dropping the device switches the output off and destroys every state (the modes go
+        // first: they name the device).
+        drop((vga, svga));
         drop(test);
         expect_eq!(LIVE_PREPARED.load(Relaxed), 0);
         expect_eq!((live(CRTC), live(PLANE), live(CONNECTOR)), (0, 0, 0));
