@@ -66,7 +66,7 @@ the objects and on their atomic states, the atomic helper callbacks with
 prepare_fb/cleanup_fb paired per state, vblank through the vblank timer
 helpers with events as move-only tokens, GEM framebuffers with checked
 access to their objects, EDIDs, hotplug events and fbdev emulation." \
-	rust/helpers/drm_kms.c rust/kernel/drm/kms
+	rust/helpers/drm_kms.c rust/helpers/kref.c rust/kernel/drm/kms
 
 add_area "drm/virtio_rs: add a Rust virtio-gpu display driver" \
 "Bind virtio-gpu devices, negotiate the display features (EDID, blob
