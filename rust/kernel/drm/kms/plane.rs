@@ -137,9 +137,10 @@ pub trait DriverPlane: Send + Sync + Sized + 'static {
 
     /// Checks the plane's new state (`drm_plane_helper_funcs.atomic_check`).
     ///
-    /// `new` is private to the commit being checked. The default accepts any position of the
-    /// plane within its CRTC, without scaling, for an enabled or disabled CRTC
-    /// ([`PlaneState::check_plane_state`]); drivers override it to add constraints.
+    /// `new` is private to the commit being checked. The default,
+    /// [`PlaneState::check_on_crtc`], accepts any position of the plane within its CRTC,
+    /// without scaling, for an enabled or disabled CRTC; drivers override it to add
+    /// constraints.
     fn atomic_check(
         plane: &Plane<Self>,
         new: &mut PlaneState<Self>,
@@ -147,11 +148,7 @@ pub trait DriverPlane: Send + Sync + Sized + 'static {
         commit: &AtomicCheck<'_, Self::Driver>,
     ) -> Result {
         let _ = (plane, old);
-        let Some(crtc) = new.crtc() else {
-            return Ok(());
-        };
-        let crtc_state = commit.crtc_state(crtc)?;
-        new.check_plane_state(crtc_state, Scaling::None, true, true)
+        new.check_on_crtc(commit)
     }
 
     /// Prepares the framebuffer `fb` of the new state `new` for scanout (`prepare_fb`), e.g.
@@ -774,6 +771,17 @@ impl<T: DriverPlane> PlaneState<T> {
     pub fn alpha(&self) -> u16 {
         // SAFETY: `self.as_raw()` is valid; see `field()`.
         self.field(|s| unsafe { (*s).alpha })
+    }
+
+    /// The default check of [`DriverPlane::atomic_check`]: a plane on a CRTC may cover any part
+    /// of it, without scaling, whether the CRTC is enabled or not
+    /// ([`PlaneState::check_plane_state`]); a plane without CRTC is fine.
+    pub fn check_on_crtc(&mut self, commit: &AtomicCheck<'_, T::Driver>) -> Result {
+        let Some(crtc) = self.crtc() else {
+            return Ok(());
+        };
+        let crtc_state = commit.crtc_state(crtc)?;
+        self.check_plane_state(crtc_state, Scaling::None, true, true)
     }
 
     /// Computes the clipped source and destination rectangles and the visibility of the plane

@@ -40,7 +40,6 @@ mod atomic_states {
                 PlaneConfig,
                 PlaneState,
                 PlaneType,
-                Scaling,
                 VblankSupport, //
             },
         },
@@ -232,11 +231,7 @@ mod atomic_states {
             if plane.cursor && FAIL_CURSOR_CHECK.load(Relaxed) {
                 return Err(ERANGE);
             }
-            let Some(crtc) = new.crtc() else {
-                return Ok(());
-            };
-            let crtc_state = commit.crtc_state(crtc)?;
-            new.check_plane_state(crtc_state, Scaling::None, true, true)
+            new.check_on_crtc(commit)
         }
 
         fn prepare_fb(
