@@ -236,21 +236,20 @@ pub(crate) fn create_dumb(
     // From the first command on the host may hold the resource: release it in any case (an
     // UNREF of a resource the host refused to create is answered with an error, harmlessly).
     obj.created.store(true, Release);
-    // As the C driver, without waiting: commands run in order, so whatever uses the resource
-    // later finds it created, and the answers of a host that refused are logged.
+    // As the C driver, without waiting, nor even notifying the device: commands run in order,
+    // so the command that first uses the resource (and notifies the device) finds it created;
+    // the answers of a host that refused are logged.
     if blob {
-        queue.send_with(
+        queue.queue_with(
             &ResourceCreateBlob::guest(resource_id, count, size),
             &entries,
         )?;
     } else {
-        queue.send(&ResourceCreate2d::new(
-            resource_id,
-            format::B8G8R8X8_UNORM,
-            width,
-            height,
-        ))?;
-        queue.send_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
+        queue.queue_with::<_, u8>(
+            &ResourceCreate2d::new(resource_id, format::B8G8R8X8_UNORM, width, height),
+            &[],
+        )?;
+        queue.queue_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
     }
     bound.resources.insert(ResourceInfo {
         id: resource_id,

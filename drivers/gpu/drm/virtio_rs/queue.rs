@@ -85,6 +85,8 @@ pub(crate) struct Request {
     fenced: bool,
     /// An object whose memory the device may use until it answered this command.
     hold: Option<Released<VirtioObject>>,
+    /// Notify the device once the command is queued (else a later command does).
+    notify: bool,
 }
 
 impl virtio::Buffer for Request {
@@ -294,10 +296,13 @@ impl CommandQueue {
                         return Err((e, request));
                     }
                 }
+                let notify = request.notify;
                 let added = queue.add(request);
                 match &added {
                     Ok(()) => {
-                        queue.kick();
+                        if notify {
+                            queue.kick();
+                        }
                     }
                     Err(_) if fence != 0 => self.events.fences.lock().unemit(fence),
                     Err(_) => {}
@@ -308,6 +313,8 @@ impl CommandQueue {
                 Ok(()) => return Ok(fence),
                 Err(e) if e.error == ENOSPC => {
                     request = e.buffer;
+                    // The ring may be full of commands queued without notifying the device.
+                    queue.lock().kick();
                     // A broken or revoked queue never frees room: try again to get its error.
                     let room = || {
                         let queue = queue.lock();
@@ -354,6 +361,7 @@ impl CommandQueue {
                     reply: Some(reply.clone()),
                     fenced: false,
                     hold: None,
+                    notify: true,
                 },
                 GFP_KERNEL,
             )?,
@@ -378,19 +386,23 @@ impl CommandQueue {
         self.send_request::<C, u8>(command, &[], false).map(|_| ())
     }
 
-    /// Like [`Self::send`], with `payload` after the command (e.g. a backing's memory entries).
-    pub(crate) fn send_with<C: Command, P: IntoBytes + Immutable>(
-        &self,
-        command: &C,
-        payload: &[P],
-    ) -> Result {
-        self.send_request(command, payload, false).map(|_| ())
-    }
-
     /// Like [`Self::send`], with a fence the device signals when it completed the command;
     /// returns the fence's id for [`Self::wait_fence`].
     pub(crate) fn send_fenced<C: Command>(&self, command: &C) -> Result<u64> {
         self.send_request::<C, u8>(command, &[], true)
+    }
+
+    /// Adds `command` and `payload` to the control queue without notifying the device: they
+    /// run, in order, when a later command notifies it (as the C driver batches a resource's
+    /// creation with the command that first uses the resource). Error answers are logged.
+    pub(crate) fn queue_with<C: Command, P: IntoBytes + Immutable>(
+        &self,
+        command: &C,
+        payload: &[P],
+    ) -> Result {
+        let mut request = Self::request(command, payload, false)?;
+        request.notify = false;
+        self.submit(CONTROL, request).map(|_| ())
     }
 
     /// Like [`Self::send`], keeping `object` until the device answered (or is gone): for the
@@ -459,6 +471,7 @@ impl CommandQueue {
                 reply: None,
                 fenced,
                 hold: None,
+                notify: true,
             },
             GFP_KERNEL,
         )?)
@@ -502,6 +515,7 @@ impl CommandQueue {
                     reply: None,
                     fenced: false,
                     hold: None,
+                    notify: true,
                 },
                 GFP_KERNEL,
             )?,
