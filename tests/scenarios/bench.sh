@@ -7,7 +7,7 @@
 
 card=$(drm_test_card) || exit 1
 drm_test_run "" -- bench --device "$card" \
-	--iterations "$(param iterations 100)" --rounds "$(param rounds 5)"
+	--iterations "$(param iterations 100)" --rounds "$(param rounds 9)"
 n=$(grep -c '^bench: ' "$RESULTS/drm-test.txt")
 [ "$n" -ge 6 ] || fail "drm-test bench printed $n results, expected 6"
 pass "drm-test bench: $n operations measured"

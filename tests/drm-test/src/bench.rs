@@ -3,10 +3,10 @@
 //! `bench`: what display operations cost a DRM driver, for comparing virtio_rs with virtio_gpu
 //! (`make bench`). After a modeset with the cursor shown, each operation runs in `rounds`
 //! rounds of `iterations`; one line per operation gives the guest nanoseconds per operation of
-//! every round and their median:
+//! every round, their median and their minimum:
 //!
 //! ```text
-//! bench: <name> ns/op <median> rounds <r1> <r2> ...
+//! bench: <name> ns/op <median> min <minimum> rounds <r1> <r2> ...
 //! ```
 //!
 //! Under QEMU's `-icount shift=0` (as `make bench` runs it) a guest nanosecond is one guest
@@ -74,13 +74,17 @@ fn measure_pair(
     Ok(())
 }
 
-/// Prints the median and every round of `per_op`; returns the median.
+/// Prints the median, the minimum and every round of `per_op`; returns the median.
 fn report(name: &str, per_op: &[u64]) -> u64 {
     let mut sorted = per_op.to_vec();
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2];
     let text: Vec<String> = per_op.iter().map(u64::to_string).collect();
-    println!("bench: {name} ns/op {median} rounds {}", text.join(" "));
+    println!(
+        "bench: {name} ns/op {median} min {} rounds {}",
+        sorted[0],
+        text.join(" ")
+    );
     median
 }
 

@@ -142,7 +142,7 @@ fn parse_args() -> Res<Args> {
     let mut device = None;
     let mut flips = 60;
     let mut iterations = 100;
-    let mut rounds = 5;
+    let mut rounds = 9;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = Some(args.next().ok_or("--device needs a path")?),
