@@ -263,7 +263,8 @@ fn update_primary(
     let id = obj.resource_id();
 
     if obj.dumb() {
-        let _ = queue.send(&TransferToHost2d::new(id, r, offset));
+        // The commands of an update go to the device together, with the flush below.
+        let _ = queue.queue(&TransferToHost2d::new(id, r, offset));
     }
 
     // Always consume the modeset flag, whatever else changed.
@@ -281,9 +282,9 @@ fn update_primary(
                 strides: [fb.pitch(0), fb.pitch(1), fb.pitch(2), fb.pitch(3)],
                 offsets: [fb.offset(0), fb.offset(1), fb.offset(2), fb.offset(3)],
             };
-            let _ = queue.send(&SetScanoutBlob::new(output.scanout, id, src, &layout));
+            let _ = queue.queue(&SetScanoutBlob::new(output.scanout, id, src, &layout));
         } else {
-            let _ = queue.send(&SetScanout::new(output.scanout, id, src));
+            let _ = queue.queue(&SetScanout::new(output.scanout, id, src));
         }
     }
     // As the C driver: a blob's flush is fenced and waited for, briefly, so the host has read

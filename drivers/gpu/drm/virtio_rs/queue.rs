@@ -392,6 +392,12 @@ impl CommandQueue {
         self.send_request::<C, u8>(command, &[], true)
     }
 
+    /// Adds `command` to the control queue without notifying the device, see
+    /// [`Self::queue_with`].
+    pub(crate) fn queue<C: Command>(&self, command: &C) -> Result {
+        self.queue_with::<C, u8>(command, &[])
+    }
+
     /// Adds `command` and `payload` to the control queue without notifying the device: they
     /// run, in order, when a later command notifies it (as the C driver batches a resource's
     /// creation with the command that first uses the resource). Error answers are logged.
