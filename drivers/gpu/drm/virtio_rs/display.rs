@@ -343,12 +343,13 @@ fn update_cursor(
         Some(obj) => {
             if obj.dumb() {
                 let dst = new.crtc_rect();
-                let r = Rect::new(0, 0, dst.width().max(0) as u32, dst.height().max(0) as u32);
+                // The whole image, from the start of the buffer.
+                let image = transfer_region((0, 0, dst.width(), dst.height()), 0, 0);
                 // The cursor queue does not wait for the control queue: the image must be
                 // on the host before the cursor command names it.
-                if let Ok(fence) =
-                    queue.send_fenced(&TransferToHost2d::new(obj.resource_id(), r, 0))
-                {
+                if let Some(Ok(fence)) = image.map(|(r, offset)| {
+                    queue.send_fenced(&TransferToHost2d::new(obj.resource_id(), r, offset))
+                }) {
                     let _ = queue.wait_fence(fence, CURSOR_WAIT_MS);
                 }
             }
