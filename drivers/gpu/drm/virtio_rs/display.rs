@@ -114,7 +114,7 @@ impl kms::DriverCrtc for Output {
         _old: &CrtcState<Self>,
         commit: &AtomicCommit<'_, VirtioGpuDrm>,
     ) {
-        with_queue(commit, |queue| {
+        with_queue(commit.device(), |queue| {
             let _ = queue.send(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
         });
     }
@@ -128,11 +128,9 @@ impl kms::DriverCrtc for Output {
     ) {
         let mode = state.mode();
         let size = Rect::new(0, 0, mode.hdisplay().into(), mode.vdisplay().into());
-        if let Some(guard) = dev.registration_guard() {
-            guard.registration_data_with(|bound| {
-                let _ = bound.queue.send(&SetScanout::new(crtc.scanout, 0, size));
-            });
-        }
+        with_queue(dev, |queue| {
+            let _ = queue.send(&SetScanout::new(crtc.scanout, 0, size));
+        });
     }
 
     fn atomic_flush(
@@ -149,8 +147,8 @@ impl kms::DriverCrtc for Output {
 
 /// Runs `f` with the control queue while the device is bound; afterwards there is no host to
 /// tell anything.
-fn with_queue(commit: &AtomicCommit<'_, VirtioGpuDrm>, f: impl FnOnce(&CommandQueue)) {
-    if let Some(guard) = commit.device().registration_guard() {
+fn with_queue(dev: &VirtioDrmDevice<drm::Ioctl>, f: impl FnOnce(&CommandQueue)) {
+    if let Some(guard) = dev.registration_guard() {
         guard.registration_data_with(|bound| f(&bound.queue));
     }
 }
@@ -195,7 +193,7 @@ impl kms::DriverPlane for OutputPlane {
         let Some(output) = old.crtc().or(new.crtc()) else {
             return;
         };
-        with_queue(commit, |queue| match plane.plane_type() {
+        with_queue(commit.device(), |queue| match plane.plane_type() {
             PlaneType::Cursor => update_cursor(queue, output, new, old),
             _ => update_primary(queue, output, new, old, commit),
         });
