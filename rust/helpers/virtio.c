@@ -78,3 +78,18 @@ __rust_helper void rust_helper_virtio_cwrite64(struct virtio_device *vdev,
 {
 	virtio_cwrite64(vdev, offset, val);
 }
+
+__rust_helper void rust_helper_virtio_synchronize_cbs(struct virtio_device *vdev)
+{
+	virtio_synchronize_cbs(vdev);
+}
+
+__rust_helper void rust_helper_virtio_device_lock(struct virtio_device *vdev)
+{
+	device_lock(&vdev->dev);
+}
+
+__rust_helper void rust_helper_virtio_device_unlock(struct virtio_device *vdev)
+{
+	device_unlock(&vdev->dev);
+}

@@ -42,10 +42,18 @@ use core::{
     },
 };
 
+pub mod config;
 pub mod virtqueue;
 
+pub use config::{
+    ConfigField,
+    ConfigLayout,
+    ConfigScalar, //
+};
 pub use virtqueue::{
+    AddError,
     Buffer,
+    Prepared,
     QueueHandler,
     Queues,
     Segments,
@@ -263,15 +271,84 @@ impl<T: Driver> Adapter<T> {
     }
 }
 
+/// The lock of a virtio device, held while alive.
+///
+/// # Invariants
+///
+/// `vdev` is a valid virtio device whose lock this holds.
+struct DeviceLock(*mut bindings::virtio_device);
+
+impl DeviceLock {
+    /// Takes the lock of `vdev`.
+    ///
+    /// # Safety
+    ///
+    /// `vdev` must be valid for the lifetime of the result, and the caller must not hold its
+    /// lock.
+    unsafe fn new(vdev: *mut bindings::virtio_device) -> Self {
+        // SAFETY: `vdev` is valid and its lock not held by us, by the safety requirements.
+        unsafe { bindings::virtio_device_lock(vdev) };
+        // INVARIANT: The lock was just taken.
+        Self(vdev)
+    }
+}
+
+impl Drop for DeviceLock {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, `self.0` is valid and we hold its lock.
+        unsafe { bindings::virtio_device_unlock(self.0) };
+    }
+}
+
 impl<T: Driver> Adapter<T> {
-    extern "C" fn freeze_callback(vdev: *mut bindings::virtio_device) -> c_int {
-        // SAFETY: The virtio core calls `freeze` with a valid device bound to this driver, with
-        // the device lock held, like probe and remove.
+    /// Returns whether `vdev` is bound to this driver. The caller holds the device lock.
+    ///
+    /// # Safety
+    ///
+    /// `vdev` must be valid, its lock held by the caller.
+    unsafe fn bound_to_us(vdev: *mut bindings::virtio_device) -> bool {
+        // SAFETY: `vdev` is valid; `dev.driver` does not change while the lock is held.
+        let drv = unsafe { (*vdev).dev.driver };
+        if drv.is_null() {
+            return false;
+        }
+        // SAFETY: A virtio device is only bound to virtio drivers, whose `struct device_driver`
+        // is embedded in a `struct virtio_driver`.
+        let vdrv = unsafe { crate::container_of!(drv, bindings::virtio_driver, driver) };
+        // Only this adapter's registration installs `freeze_callback` of this `T`.
         //
-        // INVARIANT: `vdev` is valid and bound for the duration of this callback.
+        // SAFETY: `vdrv` is a valid, registered `struct virtio_driver`.
+        let freeze = unsafe { (*vdrv).freeze };
+        freeze.is_some_and(|f| {
+            core::ptr::fn_addr_eq(f, Self::freeze_callback as unsafe extern "C" fn(_) -> c_int)
+        })
+    }
+
+    extern "C" fn freeze_callback(vdev: *mut bindings::virtio_device) -> c_int {
+        // The transports call freeze and restore from the PM callbacks of their own device (the
+        // parent), with that device's lock held but not this one's. Take it, so that they are
+        // serialised with probe and remove as the `Core` context promises; the PM core holds
+        // the parent's lock, and locks are always taken parent first.
+        //
+        // SAFETY: The transport calls `freeze` with a valid device, which outlives the call;
+        // its lock is not held by the caller (see above).
+        let _lock = unsafe { DeviceLock::new(vdev) };
+
+        // The virtio core looked the driver up without the lock: it may have been unbound.
+        //
+        // SAFETY: `vdev` is valid and locked.
+        if !unsafe { Self::bound_to_us(vdev) } {
+            return 0;
+        }
+
+        // SAFETY: `vdev` is valid; the device lock is held and it is bound to this driver.
+        //
+        // INVARIANT: `vdev` is valid and bound, with its lock held, for the duration of this
+        // callback.
         let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
 
-        // SAFETY: The device is bound, hence probe stored a `Pin<KBox<Binding<T::Data<'_>>>>`.
+        // SAFETY: The device is bound to this driver (checked above under the lock), hence
+        // probe stored a `Pin<KBox<Binding<T::Data<'_>>>>`, which only remove drops.
         let binding = unsafe { dev.as_ref().drvdata_borrow::<Binding<T::Data<'_>>>() };
 
         // The virtio core disabled configuration callbacks; let a change already seen be
@@ -291,8 +368,17 @@ impl<T: Driver> Adapter<T> {
 
     extern "C" fn restore_callback(vdev: *mut bindings::virtio_device) -> c_int {
         // SAFETY: As in `freeze_callback`.
+        let _lock = unsafe { DeviceLock::new(vdev) };
+
+        // SAFETY: As in `freeze_callback`.
+        if !unsafe { Self::bound_to_us(vdev) } {
+            return 0;
+        }
+
+        // SAFETY: As in `freeze_callback`.
         //
-        // INVARIANT: `vdev` is valid and bound for the duration of this callback.
+        // INVARIANT: `vdev` is valid and bound, with its lock held, for the duration of this
+        // callback.
         let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
 
         // SAFETY: As in `freeze_callback`.
@@ -311,23 +397,37 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
         let vdev = self.as_raw();
 
         // SAFETY: By the type invariant `vdev` is valid. While this driver is bound, `priv_` is
-        // only written by `probe_callback`, `find_vqs` (from probe) and here (from the probe
-        // failure, freeze and remove paths), which the driver core serialises.
+        // only written by `probe_callback`, `find_vqs` (from probe or restore) and here (from
+        // the probe failure, freeze and remove paths), which the device lock serialises.
         let queues = unsafe { (*vdev).priv_ };
+
+        if !queues.is_null() {
+            // SAFETY: A non-null `priv_` was stored by `find_vqs` from
+            // `KBox<virtqueue::ErasedQueues>::into_foreign()`, and is only freed below.
+            unsafe { KBox::<virtqueue::ErasedQueues>::borrow(queues) }.stop();
+        }
 
         // SAFETY: `vdev` is valid; resetting stops the device from using any buffer.
         unsafe { bindings::virtio_reset_device(vdev) };
+
+        // Wait for running queue callbacks (the PCI transports already did in their reset):
+        // from here on none schedules the processing work (see `stop()` above).
+        //
+        // SAFETY: `vdev` is valid.
+        unsafe { bindings::virtio_synchronize_cbs(vdev) };
 
         if queues.is_null() {
             return;
         }
 
-        // SAFETY: A non-null `priv_` was stored by `find_vqs` from
-        // `KBox<virtqueue::ErasedQueues>::into_foreign()`.
+        // SAFETY: As above; this is the only place that takes the box back.
         let queues = unsafe { KBox::<virtqueue::ErasedQueues>::from_foreign(queues) };
 
-        // The device is reset: take back the buffers it still held, then free the queues. Freeing
-        // the queues also waits for running callbacks, which use `priv_`.
+        // Let the processing work finish, so that the driver's handler does not collect
+        // buffers while they are taken back; then take back what the device still held and
+        // free the queues. Freeing the queues also waits for running callbacks, which use
+        // `priv_`.
+        queues.flush();
         queues.revoke();
 
         // SAFETY: `vdev` is valid and its virtqueues were created by `find_vqs`.
@@ -335,9 +435,6 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
 
         // SAFETY: As above; no callback can run any more.
         unsafe { (*vdev).priv_ = core::ptr::null_mut() };
-
-        // No callback can queue the processing work any more: wait for it to finish.
-        queues.flush();
         drop(queues);
     }
 }
@@ -510,7 +607,7 @@ pub struct Device<Ctx: device::DeviceContext = device::Normal>(
 );
 
 impl<Ctx: device::DeviceContext> Device<Ctx> {
-    fn as_raw(&self) -> *mut bindings::virtio_device {
+    pub(crate) fn as_raw(&self) -> *mut bindings::virtio_device {
         self.0.get()
     }
 
@@ -533,49 +630,6 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
     }
 }
 
-/// A scalar that can be read from and written to a virtio configuration space.
-///
-/// Values are converted from and to the device's byte order by the virtio core.
-pub trait ConfigScalar: Copy + private::Sealed {
-    /// Reads `Self` at `offset`.
-    #[doc(hidden)]
-    fn read(dev: &Device<device::Bound>, offset: u32) -> Self;
-
-    /// Writes `self` at `offset`.
-    #[doc(hidden)]
-    fn write(self, dev: &Device<device::Bound>, offset: u32);
-}
-
-mod private {
-    pub trait Sealed {}
-    impl Sealed for u8 {}
-    impl Sealed for u16 {}
-    impl Sealed for u32 {}
-    impl Sealed for u64 {}
-}
-
-macro_rules! impl_config_scalar {
-    ($t:ty, $read:ident, $write:ident) => {
-        impl ConfigScalar for $t {
-            fn read(dev: &Device<device::Bound>, offset: u32) -> Self {
-                // SAFETY: `dev` is a valid, bound virtio device; out-of-range offsets are handled
-                // by the transport, which returns all-ones and does not access memory.
-                unsafe { bindings::$read(dev.as_raw(), offset) }
-            }
-
-            fn write(self, dev: &Device<device::Bound>, offset: u32) {
-                // SAFETY: As for `read`; out-of-range writes are ignored by the transport.
-                unsafe { bindings::$write(dev.as_raw(), offset, self) }
-            }
-        }
-    };
-}
-
-impl_config_scalar!(u8, virtio_cread8, virtio_cwrite8);
-impl_config_scalar!(u16, virtio_cread16, virtio_cwrite16);
-impl_config_scalar!(u32, virtio_cread32, virtio_cwrite32);
-impl_config_scalar!(u64, virtio_cread64, virtio_cwrite64);
-
 impl Device<device::Bound> {
     /// Returns whether feature `bit` was negotiated with the device.
     ///
@@ -583,41 +637,6 @@ impl Device<device::Bound> {
     pub fn has_feature(&self, bit: u32) -> bool {
         // SAFETY: By the type invariant `self.as_raw()` is valid.
         unsafe { bindings::virtio_test_feature(self.as_raw(), bit) }
-    }
-
-    /// Reads a scalar of the device-specific configuration space at byte `offset`.
-    ///
-    /// May sleep.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::{device::Bound, virtio};
-    ///
-    /// /// The number of scanouts of a virtio-gpu device, at offset 8 of its configuration.
-    /// fn num_scanouts(dev: &virtio::Device<Bound>) -> Result<u32> {
-    ///     dev.config_read::<u32>(8)
-    /// }
-    /// ```
-    pub fn config_read<T: ConfigScalar>(&self, offset: usize) -> Result<T> {
-        let offset = Self::config_offset::<T>(offset)?;
-        Ok(T::read(self, offset))
-    }
-
-    /// Writes a scalar to the device-specific configuration space at byte `offset`.
-    ///
-    /// May sleep.
-    pub fn config_write<T: ConfigScalar>(&self, offset: usize, value: T) -> Result {
-        let offset = Self::config_offset::<T>(offset)?;
-        value.write(self, offset);
-        Ok(())
-    }
-
-    fn config_offset<T>(offset: usize) -> Result<u32> {
-        if offset % core::mem::size_of::<T>() != 0 {
-            return Err(EINVAL);
-        }
-        u32::try_from(offset).map_err(|_| EINVAL)
     }
 
     /// Returns the device that performs DMA for this virtio device: its transport's parent (for
@@ -727,20 +746,5 @@ mod tests {
         assert_eq!(id.0.vendor, bindings::VIRTIO_DEV_ANY_ID);
         let id = DeviceId::with_vendor(ids::NET, 0x1af4);
         assert_eq!(id.0.vendor, 0x1af4);
-    }
-
-    #[test]
-    fn config_offsets_are_checked() {
-        assert_eq!(Device::<device::Bound>::config_offset::<u32>(8), Ok(8));
-        assert_eq!(
-            Device::<device::Bound>::config_offset::<u32>(6),
-            Err(EINVAL)
-        );
-        assert_eq!(Device::<device::Bound>::config_offset::<u16>(6), Ok(6));
-        assert_eq!(Device::<device::Bound>::config_offset::<u8>(7), Ok(7));
-        assert_eq!(
-            Device::<device::Bound>::config_offset::<u8>(1 << 33),
-            Err(EINVAL)
-        );
     }
 }

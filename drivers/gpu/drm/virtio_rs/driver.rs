@@ -93,7 +93,7 @@ impl virtio::Driver for VirtioGpuDriver {
 
 /// Reads how many scanouts the device has, within what the protocol allows.
 fn num_scanouts(vdev: &virtio::Device<Bound>) -> Result<usize> {
-    let count: u32 = vdev.config_read(config::NUM_SCANOUTS)?;
+    let count: u32 = vdev.config_read(config::num_scanouts())?;
     let count = usize::try_from(count).map_err(|_| EINVAL)?;
     if count == 0 {
         dev_err!(vdev.as_ref(), "the device has no scanout\n");
@@ -193,7 +193,7 @@ impl VirtioGpu {
     /// Handles a change of the device's configuration: on a display event, reads the display
     /// configuration and EDIDs again and tells user space and the fbdev client to probe.
     fn config_changed(&self, vdev: &virtio::Device<Bound>) {
-        let events: u32 = match vdev.config_read(config::EVENTS_READ) {
+        let events: u32 = match vdev.config_read(config::events_read()) {
             Ok(events) => events,
             Err(e) => {
                 dev_err!(vdev.as_ref(), "cannot read the pending events: {:?}\n", e);
@@ -205,7 +205,7 @@ impl VirtioGpu {
         }
         // Acknowledge before asking: a change during the query raises a new event, which runs
         // this again, instead of being acknowledged unseen.
-        if let Err(e) = vdev.config_write(config::EVENTS_CLEAR, config::EVENT_DISPLAY) {
+        if let Err(e) = vdev.config_write(config::events_clear(), config::EVENT_DISPLAY) {
             dev_err!(
                 vdev.as_ref(),
                 "cannot acknowledge the display event: {:?}\n",
