@@ -15,6 +15,10 @@ use crate::{
     bindings, device,
     prelude::*,
     sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         lock::{
             spinlock::SpinLockBackend,
             Guard, //
@@ -52,8 +56,16 @@ pub const MAX_SEGMENTS: usize = 8;
 /// context (it may sleep and lock the queues), once per queue whose buffers were used since the
 /// last run, or more often.
 pub trait QueueHandler<T: Buffer>: Send + Sync + Sized + 'static {
-    /// The device used buffers of `queue`: collect them with [`VirtqueueGuard::get_buf`].
+    /// The device used buffers of `queue`: collect them with [`Virtqueue::get_buf`].
     fn queue_done(&self, queue: &Virtqueue<T>);
+
+    /// `queue` was revoked (the device is being unbound, or frozen): the buffers the device
+    /// held were taken back and dropped, and adding buffers fails with [`ENODEV`] from now on.
+    /// Wake whoever waits for the queue. Called in process context, once per queue, after the
+    /// last [`QueueHandler::queue_done`] call for it returned.
+    fn queue_revoked(&self, queue: &Virtqueue<T>) {
+        let _ = queue;
+    }
 }
 
 /// A buffer that can be passed to a virtio device.
@@ -91,6 +103,8 @@ pub trait QueueHandler<T: Buffer>: Send + Sync + Sized + 'static {
 /// ```
 pub trait Buffer: Send + 'static {
     /// Describes the buffer's memory: all readable segments first, then the writable ones.
+    ///
+    /// Called by [`Prepared::new`], in the caller's context and without any queue lock held.
     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result;
 }
 
@@ -193,13 +207,73 @@ impl Default for Segments<'_> {
     }
 }
 
-/// The error of [`VirtqueueGuard::add`]: the buffer is handed back with the reason.
+/// The error of [`Prepared::new`] and [`VirtqueueGuard::add`]: the buffer is handed back with
+/// the reason.
+///
+/// The buffer comes back while the queue may still be locked: drop it only after the guard.
 pub struct AddError<T> {
     /// The buffer that was not added.
     pub buffer: KBox<T>,
     /// [`ENOSPC`] when the ring is full, [`ENODEV`] when the queue was revoked, [`EIO`] when the
     /// device broke the queue, [`EINVAL`] or [`E2BIG`] for a malformed buffer.
     pub error: Error,
+}
+
+/// A buffer whose segments were described, ready for [`VirtqueueGuard::add`].
+///
+/// The segments are described here, before the queue is locked, so that a buffer's
+/// [`Buffer::segments`] never runs in atomic context.
+///
+/// # Invariants
+///
+/// The first `out + in_` entries of `sg` are single-entry scatterlists describing the memory
+/// of `buffer`'s segments (see the invariants of [`Segments`]): the first `out` readable, the
+/// `in_` others writable. That memory belongs to allocations owned by (or outliving) the
+/// buffer, so it keeps its address when the box moves; nothing mutates the buffer while it is
+/// here, as `Prepared` gives no access to it but [`Prepared::into_inner`].
+pub struct Prepared<T: Buffer> {
+    buffer: KBox<T>,
+    sg: [bindings::scatterlist; MAX_SEGMENTS],
+    out: usize,
+    in_: usize,
+}
+
+impl<T: Buffer> Prepared<T> {
+    /// Describes the segments of `buffer`.
+    pub fn new(mut buffer: KBox<T>) -> core::result::Result<Self, AddError<T>> {
+        let mut sg: [bindings::scatterlist; MAX_SEGMENTS] = pin_init::zeroed();
+        let (out, in_) = {
+            let mut segments = Segments::new();
+            if let Err(error) = buffer.segments(&mut segments) {
+                return Err(AddError { buffer, error });
+            }
+            if segments.out + segments.in_ == 0 {
+                return Err(AddError {
+                    buffer,
+                    error: EINVAL,
+                });
+            }
+            for (entry, seg) in sg.iter_mut().zip(segments.entries.iter().flatten()) {
+                // SAFETY: By the invariants of `Segments`, `seg` is `len` bytes of kmalloc
+                // memory, as `sg_init_one` requires; `entry` is a valid scatterlist entry.
+                unsafe { bindings::sg_init_one(entry, seg.addr.as_ptr().cast(), seg.len) };
+            }
+            (segments.out, segments.in_)
+        };
+        // INVARIANT: The borrow of `buffer` ended; its segments are separate allocations, so
+        // they keep their addresses when the box moves.
+        Ok(Self {
+            buffer,
+            sg,
+            out,
+            in_,
+        })
+    }
+
+    /// Gives the buffer back.
+    pub fn into_inner(self) -> KBox<T> {
+        self.buffer
+    }
 }
 
 struct QueueState<T> {
@@ -244,9 +318,29 @@ impl<T: Buffer> Virtqueue<T> {
         self.index
     }
 
-    /// Locks the queue for adding and collecting buffers.
+    /// Locks the queue for adding buffers.
     pub fn lock(&self) -> VirtqueueGuard<'_, T> {
         VirtqueueGuard(self.state.lock())
+    }
+
+    /// Takes back a buffer the device used, with the number of bytes it wrote.
+    ///
+    /// The queue is locked only while the buffer is taken from the ring, so that dropping the
+    /// buffer may sleep.
+    pub fn get_buf(&self) -> Option<(KBox<T>, u32)> {
+        let guard = self.lock();
+        let vq = guard.vq().ok()?;
+        let mut len = 0u32;
+
+        // SAFETY: `vq` is live by the type invariant and the lock is held; `len` is valid for
+        // writes.
+        let token = unsafe { bindings::virtqueue_get_buf(vq.as_ptr(), &mut len) };
+        drop(guard);
+        let token = NonNull::new(token.cast::<T>())?;
+
+        // SAFETY: By the type invariant, every token of the ring is a `KBox<T>` raw pointer; the
+        // ring gave it up, so we own it again.
+        Some((unsafe { KBox::from_raw(token.as_ptr()) }, len))
     }
 }
 
@@ -259,44 +353,30 @@ impl<T: Buffer> VirtqueueGuard<'_, T> {
     }
 
     /// Passes `buffer` to the device. Call [`Self::kick`] to notify the device.
-    pub fn add(&mut self, mut buffer: KBox<T>) -> core::result::Result<(), AddError<T>> {
+    pub fn add(&mut self, buffer: Prepared<T>) -> core::result::Result<(), AddError<T>> {
+        let Prepared {
+            buffer,
+            mut sg,
+            out,
+            in_,
+        } = buffer;
         let vq = match self.vq() {
             Ok(vq) => vq,
             Err(error) => return Err(AddError { buffer, error }),
         };
 
-        let mut sg: [bindings::scatterlist; MAX_SEGMENTS] = pin_init::zeroed();
         let mut sgs: [*mut bindings::scatterlist; MAX_SEGMENTS] =
             [core::ptr::null_mut(); MAX_SEGMENTS];
-
-        let (out, in_) = {
-            let mut segments = Segments::new();
-            if let Err(error) = buffer.segments(&mut segments) {
-                return Err(AddError { buffer, error });
-            }
-            if segments.out + segments.in_ == 0 {
-                return Err(AddError {
-                    buffer,
-                    error: EINVAL,
-                });
-            }
-            for (i, entry) in segments.entries.iter().enumerate() {
-                let Some(seg) = entry else { break };
-                // SAFETY: By the invariants of `Segments`, `seg` is `len` bytes of kmalloc
-                // memory, as `sg_init_one` requires; `sg[i]` is a valid scatterlist entry.
-                unsafe { bindings::sg_init_one(&mut sg[i], seg.addr.as_ptr().cast(), seg.len) };
-                sgs[i] = &mut sg[i];
-            }
-            (segments.out, segments.in_)
-        };
-        // The borrow of `buffer` ended; its segments are separate allocations owned by it, so
-        // they keep their addresses when the box is turned into the token below.
+        for (ptr, entry) in sgs.iter_mut().zip(sg.iter_mut()).take(out + in_) {
+            *ptr = entry;
+        }
 
         let token = KBox::into_raw(buffer);
 
-        // SAFETY: `vq` is live by the type invariant (the lock is held); `sgs` holds `out + in_`
-        // single-entry scatterlists describing memory owned by `token`'s buffer, which the ring
-        // keeps until the device used it. `token` is non-null.
+        // SAFETY: `vq` is live by the type invariant (the lock is held); by the invariants of
+        // `Prepared`, `sgs` holds `out + in_` single-entry scatterlists describing memory owned
+        // by `token`'s buffer, which the ring keeps until the device used it; the counts are at
+        // most `MAX_SEGMENTS`. `token` is non-null.
         let ret = unsafe {
             bindings::virtqueue_add_sgs(
                 vq.as_ptr(),
@@ -326,20 +406,6 @@ impl<T: Buffer> VirtqueueGuard<'_, T> {
             Ok(vq) => unsafe { bindings::virtqueue_kick(vq.as_ptr()) },
             Err(_) => false,
         }
-    }
-
-    /// Takes back a buffer the device used, with the number of bytes it wrote.
-    pub fn get_buf(&mut self) -> Option<(KBox<T>, u32)> {
-        let vq = self.vq().ok()?;
-        let mut len = 0u32;
-
-        // SAFETY: `vq` is live by the type invariant; `len` is valid for writes.
-        let token = unsafe { bindings::virtqueue_get_buf(vq.as_ptr(), &mut len) };
-        let token = NonNull::new(token.cast::<T>())?;
-
-        // SAFETY: By the type invariant, every token of the ring is a `KBox<T>` raw pointer; the
-        // ring gave it up, so we own it again.
-        Some((unsafe { KBox::from_raw(token.as_ptr()) }, len))
     }
 
     /// Disables the [`QueueHandler`] notifications for this queue (a hint to the device).
@@ -462,24 +528,8 @@ impl<T: Buffer, H: QueueHandler<T>> QueueSet for TypedQueues<T, H> {
 
     fn revoke(&self) {
         for queue in self.0.queues.iter() {
-            // Drop the buffers outside the lock: their destructors may do real work. The queue
-            // is revoked under the same lock that found it empty, so that no buffer added in
-            // between is lost.
-            loop {
-                let mut guard = queue.lock();
-                match guard.detach_one() {
-                    Some(buffer) => {
-                        drop(guard);
-                        drop(buffer);
-                    }
-                    None => {
-                        // INVARIANT: The queue is about to be deleted; nobody may use it any
-                        // more.
-                        guard.0.vq = None;
-                        break;
-                    }
-                }
-            }
+            queue.revoke();
+            self.0.handler.queue_revoked(queue);
         }
     }
 
@@ -489,18 +539,53 @@ impl<T: Buffer, H: QueueHandler<T>> QueueSet for TypedQueues<T, H> {
     }
 }
 
+impl<T: Buffer> Virtqueue<T> {
+    /// Takes back the buffers of the reset device and revokes the queue.
+    fn revoke(&self) {
+        // Drop the buffers outside the lock: their destructors may sleep. The queue is revoked
+        // under the same lock that found it empty, so that no buffer added in between is lost.
+        loop {
+            let mut guard = self.lock();
+            match guard.detach_one() {
+                Some(buffer) => {
+                    drop(guard);
+                    drop(buffer);
+                }
+                None => {
+                    // INVARIANT: The queue is about to be deleted; nobody may use it any more.
+                    guard.0.vq = None;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// The queues of a device as stored in `virtio_device::priv`.
-pub(crate) struct ErasedQueues(KBox<dyn QueueSet>);
+pub(crate) struct ErasedQueues {
+    queues: KBox<dyn QueueSet>,
+    /// Set before the device is reset: interrupts no longer schedule the processing work.
+    stopping: Atomic<bool>,
+}
 
 impl ErasedQueues {
-    /// Takes back the buffers of the reset device and revokes the driver's queue handles.
-    pub(crate) fn revoke(&self) {
-        self.0.revoke();
+    /// Stops interrupts from scheduling the processing work. Call before the device is reset,
+    /// whose synchronisation of the interrupt handlers makes this take effect.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Relaxed);
     }
 
-    /// Waits for the processing work; call after the queues were deleted.
+    /// Takes back the buffers of the reset device and revokes the driver's queue handles.
+    ///
+    /// Call once the processing work is idle ([`Self::stop`], the reset, [`Self::flush`]), so
+    /// that the driver's handler never collects a buffer while it is detached here.
+    pub(crate) fn revoke(&self) {
+        self.queues.revoke();
+    }
+
+    /// Waits until the processing work is idle.
     pub(crate) fn flush(&self) {
-        self.0.flush();
+        self.queues.flush();
     }
 }
 
@@ -518,7 +603,9 @@ extern "C" fn queue_callback(vq: *mut bindings::virtqueue) {
     // SAFETY: `priv_` holds a `KBox<ErasedQueues>` from `into_foreign()` that outlives this call
     // (see above).
     let queues = unsafe { KBox::<ErasedQueues>::borrow(queues) };
-    queues.0.notify();
+    if !queues.stopping.load(Relaxed) {
+        queues.queues.notify();
+    }
 }
 
 /// Creates the virtqueues of `dev` and records them in `virtio_device::priv`.
@@ -560,7 +647,13 @@ pub(super) fn create<T: Buffer, H: QueueHandler<T>>(
         GFP_KERNEL,
     )?;
     let typed: KBox<dyn QueueSet> = KBox::new(TypedQueues(queues.clone()), GFP_KERNEL)?;
-    let erased = KBox::new(ErasedQueues(typed), GFP_KERNEL)?;
+    let erased = KBox::new(
+        ErasedQueues {
+            queues: typed,
+            stopping: Atomic::new(false),
+        },
+        GFP_KERNEL,
+    )?;
 
     let vdev = dev.as_raw();
     // SAFETY: `vdev` is valid; we are in probe and `priv_` is unset (checked by the caller).

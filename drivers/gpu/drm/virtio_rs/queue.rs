@@ -29,16 +29,19 @@ use kernel::{
         },
         Arc,
         CondVar,
-        CondVarTimeoutResult,
         Mutex,
         SpinLock, //
     },
     time::{
         msecs_to_jiffies,
-        Jiffies, //
+        Delta,
+        Instant,
+        Jiffies,
+        Monotonic, //
     },
     virtio::{
         self,
+        Prepared,
         Segments,
         Virtqueue, //
     },
@@ -62,10 +65,32 @@ const CONTROL: usize = 0;
 /// The index of the cursor queue, whose commands have no response.
 const CURSOR: usize = 1;
 
-/// How long a caller waits for a response (or for room in the ring) before giving up on a
-/// device that stopped answering. Waits are not interruptible: a command whose answer matters
-/// (e.g. that the host let go of memory before it is freed) must not be abandoned on a signal.
-const RESPONSE_TIMEOUT_MS: u32 = 5000;
+/// How long a caller waits for room in the ring and then for the response, together, before
+/// giving up on a device that stopped answering. Waits are not interruptible: the callers are
+/// probe, the display-change work and commits, none of which can be restarted, and a command
+/// whose answer matters (that the host let go of memory) must not be abandoned on a signal.
+const RESPONSE_TIMEOUT: Delta = Delta::from_millis(5000);
+
+/// The point in time at which a wait gives up.
+#[derive(Clone, Copy)]
+struct Deadline(Instant<Monotonic>);
+
+impl Deadline {
+    /// The deadline `timeout` from now.
+    fn after(timeout: Delta) -> Self {
+        Self(Instant::now() + timeout)
+    }
+
+    /// The time left, rounded up to whole jiffies; `None` once the deadline passed.
+    fn left(&self) -> Option<Jiffies> {
+        let left = self.0 - Instant::<Monotonic>::now();
+        if left.as_nanos() <= 0 {
+            return None;
+        }
+        let ms = u32::try_from(left.as_millis_ceil()).unwrap_or(u32::MAX);
+        Some(msecs_to_jiffies(ms))
+    }
+}
 
 /// Where the dequeue work hands a response to the submitter waiting for it.
 #[pin_data]
@@ -150,15 +175,74 @@ impl FenceIds {
     }
 }
 
-/// Progress of the queues: bumped whenever the device gave buffers back.
+/// What the submitters of one queue wait for: room in the ring, answers, fences. Notified
+/// whenever the device gave buffers of this queue back, and when the queue was revoked.
+#[pin_data]
+struct QueueEvents {
+    /// Whether the queue was revoked (the device is being unbound): waiters give up with
+    /// `ENODEV`.
+    #[pin]
+    revoked: Mutex<bool>,
+    #[pin]
+    changed: CondVar,
+}
+
+impl QueueEvents {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            revoked <- new_mutex!(false),
+            changed <- new_condvar!(),
+        })
+    }
+
+    /// Wakes the waiters; `revoke` tells them the queue is gone.
+    fn notify(&self, revoke: bool) {
+        let mut revoked = self.revoked.lock();
+        *revoked |= revoke;
+        self.changed.notify_all();
+    }
+
+    /// Waits until `until` holds, the queue is revoked (`ENODEV`) or `deadline` passes
+    /// (`ETIMEDOUT`).
+    fn wait(&self, deadline: Deadline, mut until: impl FnMut() -> bool) -> Result {
+        let mut revoked = self.revoked.lock();
+        loop {
+            if until() {
+                return Ok(());
+            }
+            if *revoked {
+                return Err(ENODEV);
+            }
+            let left = deadline.left().ok_or(ETIMEDOUT)?;
+            // Woken or timed out: either way the conditions are checked again.
+            let _ = self.changed.wait_timeout(&mut revoked, left);
+        }
+    }
+}
+
+/// The state shared by the submitters and the dequeue work.
 #[pin_data]
 struct Events {
     #[pin]
-    generation: Mutex<u64>,
+    control: QueueEvents,
     #[pin]
-    changed: CondVar,
+    cursor: QueueEvents,
     #[pin]
     fences: SpinLock<FenceIds>,
+    /// Held from handing out a fence id until its command is in the ring, so that fenced
+    /// commands enter the ring in the order of their ids.
+    #[pin]
+    fence_order: Mutex<()>,
+}
+
+impl Events {
+    fn queue(&self, index: usize) -> &QueueEvents {
+        if index == CURSOR {
+            &self.cursor
+        } else {
+            &self.control
+        }
+    }
 }
 
 /// The handler of the queue interrupts: completes the requests the device used.
@@ -197,19 +281,19 @@ impl Dequeue {
 impl virtio::QueueHandler<Request> for Dequeue {
     fn queue_done(&self, queue: &Virtqueue<Request>) {
         let mut used = false;
-        loop {
-            // One request at a time, so that completing it runs without the queue lock.
-            let buffer = queue.lock().get_buf();
-            let Some((request, len)) = buffer else {
-                break;
-            };
+        // `get_buf` releases the queue lock before it returns: completing (and dropping) a
+        // request runs without it.
+        while let Some((request, len)) = queue.get_buf() {
             KBox::into_inner(request).complete(len, self);
             used = true;
         }
         if used {
-            *self.events.generation.lock() += 1;
-            self.events.changed.notify_all();
+            self.events.queue(queue.index()).notify(false);
         }
+    }
+
+    fn queue_revoked(&self, queue: &Virtqueue<Request>) {
+        self.events.queue(queue.index()).notify(true);
     }
 }
 
@@ -225,9 +309,10 @@ impl CommandQueue {
     pub(crate) fn new(dev: &virtio::Device<device::Core<'_>>) -> Result<Self> {
         let events = Arc::pin_init(
             pin_init!(Events {
-                generation <- new_mutex!(0),
-                changed <- new_condvar!(),
+                control <- QueueEvents::new(),
+                cursor <- QueueEvents::new(),
                 fences <- new_spinlock!(FenceIds::default()),
+                fence_order <- new_mutex!(()),
             }),
             GFP_KERNEL,
         )?;
@@ -249,28 +334,11 @@ impl CommandQueue {
         })
     }
 
-    fn generation(&self) -> u64 {
-        *self.events.generation.lock()
-    }
-
-    /// Waits until the generation differs from `seen`, or `until` holds.
-    fn wait(&self, seen: u64, mut until: impl FnMut() -> bool) -> Result {
-        let mut left: Jiffies = msecs_to_jiffies(RESPONSE_TIMEOUT_MS);
-        let mut generation = self.events.generation.lock();
-        while *generation == seen && !until() {
-            match self.events.changed.wait_timeout(&mut generation, left) {
-                CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
-                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
-                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds `request` to queue `index`, waiting while the ring is full. Returns the id of its
-    /// fence if it asked for one (else 0).
-    fn submit(&self, index: usize, request: KBox<Request>) -> Result<u64> {
-        self.try_submit(index, request).map_err(|(e, _)| e)
+    /// Adds `request` to queue `index`, waiting until `deadline` while the ring is full.
+    /// Returns the id of its fence if it asked for one (else 0).
+    fn submit(&self, index: usize, request: KBox<Request>, deadline: Deadline) -> Result<u64> {
+        self.try_submit(index, request, deadline)
+            .map_err(|(e, _)| e)
     }
 
     /// Like [`Self::submit`]; a request that was not queued comes back with the error.
@@ -278,55 +346,71 @@ impl CommandQueue {
         &self,
         index: usize,
         mut request: KBox<Request>,
+        deadline: Deadline,
     ) -> core::result::Result<u64, (Error, KBox<Request>)> {
         let Some(queue) = self.queues.get(index) else {
             return Err((ENODEV, request));
         };
+        let events = self.events.queue(index);
         loop {
-            let seen = self.generation();
-            let mut fence = 0;
-            let added = {
-                let mut queue = queue.lock();
-                // Fence ids follow the ring order: assign them with the ring locked, and take
-                // the id back if the ring refuses the command.
-                if request.fenced {
-                    fence = self.events.fences.lock().emit();
-                    if let Err(e) = CtrlHdr::set_fence_in(&mut request.command, fence) {
+            let added = if request.fenced {
+                let _order = self.events.fence_order.lock();
+                let fence = self.events.fences.lock().emit();
+                match Self::add(queue, request, fence) {
+                    Ok(()) => return Ok(fence),
+                    Err(e) => {
+                        // Nothing was emitted since (`_order`): the id can be handed out again.
                         self.events.fences.lock().unemit(fence);
-                        return Err((e, request));
+                        e
                     }
                 }
-                let notify = request.notify;
-                let added = queue.add(request);
-                match &added {
-                    Ok(()) => {
-                        if notify {
-                            queue.kick();
-                        }
-                    }
-                    Err(_) if fence != 0 => self.events.fences.lock().unemit(fence),
-                    Err(_) => {}
+            } else {
+                match Self::add(queue, request, 0) {
+                    Ok(()) => return Ok(0),
+                    Err(e) => e,
                 }
-                added
             };
-            match added {
-                Ok(()) => return Ok(fence),
-                Err(e) if e.error == ENOSPC => {
-                    request = e.buffer;
-                    // The ring may be full of commands queued without notifying the device.
-                    queue.lock().kick();
-                    // A broken or revoked queue never frees room: try again to get its error.
-                    let room = || {
-                        let queue = queue.lock();
-                        queue.num_free() > 0 || queue.is_broken()
-                    };
-                    if let Err(e) = self.wait(seen, room) {
-                        return Err((e, request));
-                    }
-                }
-                Err(e) => return Err((e.error, e.buffer)),
+            request = added.buffer;
+            if added.error != ENOSPC {
+                return Err((added.error, request));
+            }
+            // The ring may be full of commands queued without notifying the device.
+            queue.lock().kick();
+            // A broken or revoked queue never frees room: try again to get its error.
+            let room = || {
+                let queue = queue.lock();
+                queue.num_free() > 0 || queue.is_broken()
+            };
+            if let Err(e) = events.wait(deadline, room) {
+                return Err((e, request));
             }
         }
+    }
+
+    /// Adds `request`, with `fence` as its fence id if it is fenced, to `queue`, and notifies
+    /// the device if the request asks for it.
+    fn add(
+        queue: &Virtqueue<Request>,
+        mut request: KBox<Request>,
+        fence: u64,
+    ) -> core::result::Result<(), virtio::AddError<Request>> {
+        if request.fenced {
+            if let Err(error) = CtrlHdr::set_fence_in(&mut request.command, fence) {
+                return Err(virtio::AddError {
+                    buffer: request,
+                    error,
+                });
+            }
+        }
+        let notify = request.notify;
+        // The segments are described before the queue is locked.
+        let prepared = Prepared::new(request)?;
+        let mut queue = queue.lock();
+        queue.add(prepared)?;
+        if notify {
+            queue.kick();
+        }
+        Ok(())
     }
 
     /// Sends `command` and returns the device's response to it.
@@ -350,7 +434,7 @@ impl CommandQueue {
             GFP_KERNEL,
         )?;
 
-        let seen = self.generation();
+        let deadline = Deadline::after(RESPONSE_TIMEOUT);
         self.submit(
             CONTROL,
             KBox::new(
@@ -365,16 +449,13 @@ impl CommandQueue {
                 },
                 GFP_KERNEL,
             )?,
+            deadline,
         )?;
 
-        let mut seen = seen;
-        let (response, len) = loop {
-            if let Some(done) = reply.response.lock().take() {
-                break done;
-            }
-            self.wait(seen, || reply.response.lock().is_some())?;
-            seen = self.generation();
-        };
+        self.events
+            .control
+            .wait(deadline, || reply.response.lock().is_some())?;
+        let (response, len) = reply.response.lock().take().ok_or(EPROTO)?;
         self.decode::<C>(&response[..len])
     }
 
@@ -408,7 +489,8 @@ impl CommandQueue {
     ) -> Result {
         let mut request = Self::request(command, payload, false)?;
         request.notify = false;
-        self.submit(CONTROL, request).map(|_| ())
+        self.submit(CONTROL, request, Deadline::after(RESPONSE_TIMEOUT))
+            .map(|_| ())
     }
 
     /// Like [`Self::send`], keeping `object` until the device answered (or is gone): for the
@@ -433,7 +515,7 @@ impl CommandQueue {
             }
         };
         request.hold = Some(object);
-        match self.try_submit(CONTROL, request) {
+        match self.try_submit(CONTROL, request, Deadline::after(RESPONSE_TIMEOUT)) {
             Ok(_) => Ok(()),
             // The queue is gone with the device, which let go of the memory: free it.
             Err((ENODEV, request)) => {
@@ -459,7 +541,11 @@ impl CommandQueue {
         payload: &[P],
         fenced: bool,
     ) -> Result<u64> {
-        self.submit(CONTROL, Self::request(command, payload, fenced)?)
+        self.submit(
+            CONTROL,
+            Self::request(command, payload, fenced)?,
+            Deadline::after(RESPONSE_TIMEOUT),
+        )
     }
 
     fn request<C: Command, P: IntoBytes + Immutable>(
@@ -483,19 +569,12 @@ impl CommandQueue {
         )?)
     }
 
-    /// Waits up to `timeout_ms` for fence `id`: `ETIMEDOUT` if the device did not signal it.
-    pub(crate) fn wait_fence(&self, id: u64, timeout_ms: u32) -> Result {
-        let signalled = || self.events.fences.lock().is_signalled(id);
-        let mut left: Jiffies = msecs_to_jiffies(timeout_ms);
-        let mut generation = self.events.generation.lock();
-        while !signalled() {
-            match self.events.changed.wait_timeout(&mut generation, left) {
-                CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
-                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
-                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
-            }
-        }
-        Ok(())
+    /// Waits up to `timeout` for fence `id`: `ETIMEDOUT` if the device did not signal it,
+    /// `ENODEV` if the device is gone.
+    pub(crate) fn wait_fence(&self, id: u64, timeout: Delta) -> Result {
+        self.events.control.wait(Deadline::after(timeout), || {
+            self.events.fences.lock().is_signalled(id)
+        })
     }
 
     /// Logs that the device failed `what` for resource `id`.
@@ -525,6 +604,7 @@ impl CommandQueue {
                 },
                 GFP_KERNEL,
             )?,
+            Deadline::after(RESPONSE_TIMEOUT),
         )
         .map(|_| ())
     }
