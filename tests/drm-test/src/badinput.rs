@@ -19,6 +19,9 @@
 //! | cursor-128x128         | EINVAL    | success    | virtio_rs refuses cursors larger     |
 //! |                        |           |            | than the 64x64 the host reads; the C |
 //! |                        |           |            | driver lets the host crop            |
+//! | atomic-mode-*          | EINVAL    | success    | virtio_rs refuses timings its vblank |
+//! | (TEST_ONLY)            |           |            | timer cannot pace; the C driver does |
+//! |                        |           |            | not check them                       |
 //!
 //! Everything else is decided by the DRM core, the same for both.
 
@@ -143,7 +146,12 @@ fn create_dumb(card: &Card, w: u32, h: u32, bpp: u32) -> Result<(), i32> {
 }
 
 fn mode_blob(card: &Card, pipe: &Pipe) -> Res<u64> {
-    match card.create_property_blob(&pipe.mode) {
+    blob_of(card, &drm_ffi::drm_mode_modeinfo::from(pipe.mode))
+}
+
+/// A property blob holding the user mode `mode`.
+fn blob_of(card: &Card, mode: &drm_ffi::drm_mode_modeinfo) -> Res<u64> {
+    match card.create_property_blob(mode) {
         Ok(property::Value::Blob(id)) => Ok(id),
         Ok(_) => Err("CREATEPROPBLOB returned no blob id".into()),
         Err(e) => Err(format!(
@@ -367,6 +375,47 @@ pub fn run(device: &str) -> Res<()> {
         commit(req, modeset),
         Errno(libc::ENOSPC),
     );
+
+    // User modes whose timings the vblank timer cannot pace: a pixel clock of INT_MAX kHz, and
+    // htotal * vtotal * vscan = 2^32 (0 in the DRM core's 32-bit arithmetic). virtio_rs refuses
+    // both in its atomic check; the C driver accepts them, so it is only asked with TEST_ONLY
+    // (committing the second wedges its vblank timer, with a kernel warning).
+    let current = drm_ffi::drm_mode_modeinfo::from(pipe.mode);
+    let bad_modes = [
+        (
+            "atomic-mode-clock-int-max",
+            drm_ffi::drm_mode_modeinfo {
+                clock: i32::MAX as u32,
+                ..current
+            },
+        ),
+        (
+            "atomic-mode-frame-2^32",
+            drm_ffi::drm_mode_modeinfo {
+                htotal: 4096,
+                vtotal: 4096,
+                vscan: 256,
+                ..current
+            },
+        ),
+    ];
+    for (name, mode) in &bad_modes {
+        let bad = blob_of(&card, mode)?;
+        let req = pipe.modeset(bad, a.fb, pipe.full_screen())?;
+        let want = c.per_driver(Errno(libc::EINVAL), Success)?;
+        c.check(
+            &format!("{name} (test only)"),
+            commit(req, modeset | AtomicCommitFlags::TEST_ONLY),
+            want,
+        );
+        if c.driver == "virtio_rs" {
+            let req = pipe.modeset(bad, a.fb, pipe.full_screen())?;
+            c.check(name, commit(req, modeset), Errno(libc::EINVAL));
+        } else {
+            c.skip(name, "the C driver accepts the mode; committing it may wedge the pipe");
+        }
+        let _ = card.destroy_property_blob(bad);
+    }
 
     let req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
     c.check("atomic-modeset", commit(req, modeset), Success);

@@ -20,6 +20,10 @@ use crate::{
         UpdateCursor, //
     },
     queue::CommandQueue,
+    timings::{
+        self,
+        Timings, //
+    },
 };
 use kernel::{
     drm::{
@@ -54,6 +58,7 @@ use kernel::{
         },
         SpinLock,
     },
+    time::Delta,
 };
 
 /// Framebuffer and mode limits, as the C driver's.
@@ -107,6 +112,31 @@ pub(crate) struct Output {
 impl kms::DriverCrtc for Output {
     type Driver = VirtioGpuDrm;
     type State = ();
+
+    /// Refuses modes whose timings the vblank timer cannot pace (the C driver accepts them, and
+    /// one that overflows the DRM core's frame duration wedges its pipe).
+    fn atomic_check(
+        crtc: &Crtc<Self>,
+        new: &mut CrtcState<Self>,
+        _old: &CrtcState<Self>,
+        commit: &kms::AtomicCheck<'_, VirtioGpuDrm>,
+    ) -> Result {
+        if !new.enable() {
+            return Ok(());
+        }
+        timings::check(&Timings::of(new.mode()))
+            .map(|_| ())
+            .map_err(|e| {
+                let parent: &kernel::device::Device = commit.device().as_ref().as_ref();
+                dev_dbg!(
+                    parent,
+                    "scanout {}: mode timings refused: {:?}\n",
+                    crtc.scanout,
+                    e
+                );
+                EINVAL
+            })
+    }
 
     fn atomic_disable(
         crtc: &Crtc<Self>,
@@ -289,7 +319,7 @@ fn update_primary(
     // the buffer before the commit completes.
     if obj.blob() {
         if let Ok(fence) = queue.send_fenced(&ResourceFlush::new(id, r)) {
-            let _ = queue.wait_fence(fence, FLUSH_WAIT_MS);
+            let _ = queue.wait_fence(fence, FLUSH_WAIT);
         }
     } else {
         let _ = queue.send(&ResourceFlush::new(id, r));
@@ -315,10 +345,10 @@ fn transfer_region(
 
 /// How long a cursor update waits for its image to reach the host (the C driver waits without
 /// limit; a host that never answers must not wedge the cursor).
-const CURSOR_WAIT_MS: u32 = 1000;
+const CURSOR_WAIT: Delta = Delta::from_secs(1);
 
 /// How long a commit waits for the host to flush a blob.
-const FLUSH_WAIT_MS: u32 = 50;
+const FLUSH_WAIT: Delta = Delta::from_millis(50);
 
 fn update_cursor(
     queue: &CommandQueue,
@@ -348,7 +378,7 @@ fn update_cursor(
                 if let Some(Ok(fence)) = image.map(|(r, offset)| {
                     queue.send_fenced(&TransferToHost2d::new(obj.resource_id(), r, offset))
                 }) {
-                    let _ = queue.wait_fence(fence, CURSOR_WAIT_MS);
+                    let _ = queue.wait_fence(fence, CURSOR_WAIT);
                 }
             }
             (obj.resource_id(), new.hotspot())

@@ -9,6 +9,7 @@ mod drm;
 mod gem;
 mod protocol;
 mod queue;
+mod timings;
 
 kernel::module_virtio_driver! {
     type: driver::VirtioGpuDriver,

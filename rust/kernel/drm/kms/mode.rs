@@ -78,6 +78,31 @@ impl DisplayMode {
         self.raw().vdisplay
     }
 
+    /// Returns the total width in pixels, blanking included.
+    pub fn htotal(&self) -> u16 {
+        self.raw().htotal
+    }
+
+    /// Returns the total height in lines, blanking included.
+    pub fn vtotal(&self) -> u16 {
+        self.raw().vtotal
+    }
+
+    /// Returns how often each line is scanned out (0 or 1 for once).
+    pub fn vscan(&self) -> u16 {
+        self.raw().vscan
+    }
+
+    /// Returns whether the mode is interlaced (`DRM_MODE_FLAG_INTERLACE`).
+    pub fn is_interlaced(&self) -> bool {
+        self.flags() & bindings::DRM_MODE_FLAG_INTERLACE != 0
+    }
+
+    /// Returns whether each line is scanned out twice (`DRM_MODE_FLAG_DBLSCAN`).
+    pub fn is_doublescan(&self) -> bool {
+        self.flags() & bindings::DRM_MODE_FLAG_DBLSCAN != 0
+    }
+
     /// Returns the pixel clock in kHz.
     pub fn clock(&self) -> i32 {
         self.raw().clock
