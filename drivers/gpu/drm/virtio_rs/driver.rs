@@ -57,7 +57,7 @@ pub(crate) struct VirtioGpuDriver;
 pub(crate) struct VirtioGpu {
     /// The DRM device's registration: unregistered (and its display shut down) when this is
     /// dropped, at the latest when the device is unbound.
-    _reg: Devres<kdrm::Registration<'static, VirtioGpuDrm>>,
+    reg: Devres<kdrm::Registration<'static, VirtioGpuDrm>>,
     drm: ARef<VirtioDrmDevice>,
     /// Owns the virtqueues for as long as the device is bound.
     queue: Arc<CommandQueue>,
@@ -181,7 +181,7 @@ impl VirtioGpu {
         reg.access(pdev.as_ref())?.setup_fbdev();
 
         Ok(Self {
-            _reg: reg,
+            reg,
             drm: drm_ref,
             queue,
             _debugfs: debugfs,
@@ -226,7 +226,10 @@ impl VirtioGpu {
                 return;
             }
         }
-        drm.hotplug_event();
+        match self.reg.access(vdev.dma_device()) {
+            Ok(reg) => reg.hotplug_event(),
+            Err(e) => dev_err!(vdev.as_ref(), "no DRM registration: {:?}\n", e),
+        }
     }
 }
 

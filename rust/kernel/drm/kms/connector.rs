@@ -5,7 +5,7 @@
 //! Connectors are probed through the probe helpers (`drm_helper_probe_single_connector_modes()`
 //! as `fill_modes`), which call [`DriverConnector::detect`], [`DriverConnector::get_modes`] and
 //! [`DriverConnector::mode_valid`] with the device's `mode_config.mutex` held. The driver
-//! reports changes of its outputs with [`drm::Device::hotplug_event`].
+//! reports changes of its outputs with [`drm::Registration::hotplug_event`].
 //!
 //! C headers: [`include/drm/drm_connector.h`](srctree/include/drm/drm_connector.h),
 //! [`include/drm/drm_probe_helper.h`](srctree/include/drm/drm_probe_helper.h),
@@ -277,15 +277,6 @@ impl<T: DriverConnector> Connector<T> {
         // SAFETY: `dev` is a device of driver `T::Driver` (type invariant), which outlives its
         // static connectors.
         unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
-    }
-
-    /// Tells userspace that this connector changed (`drm_kms_helper_connector_hotplug_event()`).
-    ///
-    /// May sleep; must not be called with `mode_config.mutex` held (i.e. not from the probe
-    /// callbacks).
-    pub fn hotplug_event(&self) {
-        // SAFETY: `self.as_raw()` is a valid connector.
-        unsafe { bindings::drm_kms_helper_connector_hotplug_event(self.as_raw()) };
     }
 
     extern "C" fn destroy_callback(connector: *mut bindings::drm_connector) {

@@ -473,59 +473,13 @@ pub(crate) unsafe fn mode_config_ready(dev: *mut bindings::drm_device) -> bool {
     unsafe { !(*dev).mode_config.funcs.is_null() }
 }
 
-impl<D: KmsDriver> drm::Device<D> {
-    fn mode_config_initialised(&self) -> bool {
-        // SAFETY: `self.as_raw()` is valid. `crtc_list` is initialised once, by
-        // `KmsBuilder::new()`, before any KMS object exists.
-        unsafe { !(*self.as_raw()).mode_config.crtc_list.next.is_null() }
-    }
-
-    /// Calls `f` on each connector.
-    ///
-    /// Must not be called with `mode_config.mutex` held (e.g. from a probe callback) if `f`
-    /// sends hotplug events.
-    pub fn for_each_connector(&self, mut f: impl FnMut(&Connector<D::Connector>)) {
-        if !self.mode_config_initialised() {
-            return;
-        }
-
-        let mut iter = core::mem::MaybeUninit::<bindings::drm_connector_list_iter>::uninit();
-
-        // SAFETY: `self.as_raw()` is valid; `iter` is initialised by the call.
-        unsafe { bindings::drm_connector_list_iter_begin(self.as_raw(), iter.as_mut_ptr()) };
-        loop {
-            // SAFETY: `iter` was initialised by `drm_connector_list_iter_begin()`.
-            let connector = unsafe { bindings::drm_connector_list_iter_next(iter.as_mut_ptr()) };
-            if connector.is_null() {
-                break;
-            }
-            // SAFETY: All connectors of a device of driver `D` are `Connector<D::Connector>`;
-            // the iterator holds a reference on `connector` until the next step.
-            f(unsafe { Connector::from_raw(connector) });
-        }
-        // SAFETY: `iter` was initialised by `drm_connector_list_iter_begin()`.
-        unsafe { bindings::drm_connector_list_iter_end(iter.as_mut_ptr()) };
-    }
-
-    /// Tells userspace and the in-kernel clients that the outputs changed
-    /// (`drm_kms_helper_hotplug_event()`), so that they probe the connectors again.
-    ///
-    /// May sleep; must not be called with `mode_config.mutex` held, i.e. not from a connector's
-    /// probe callbacks. Without effect on a device that is not (or no longer) registered.
-    pub fn hotplug_event(&self) {
-        if !self.mode_config_initialised() {
-            return;
-        }
-        // SAFETY: `self.as_raw()` is valid and its mode configuration initialised.
-        unsafe { bindings::drm_kms_helper_hotplug_event(self.as_raw()) };
-    }
-}
-
-/// Access to the CRTCs and planes of a registered device.
+/// Access to the CRTCs, planes and connectors of a registered device.
 ///
 /// Only for the contexts of a registered device: [`drm::Registration::new`] requires a completed
 /// [`KmsBuilder`], and registration orders the building before any use in these contexts, so
-/// the object lists do not change while they are read (until the device is released).
+/// the object lists are initialised and the CRTC and plane lists do not change while they are
+/// read (until the device is released). A device reference taken while the pipeline was being
+/// built ([`drm::Normal`]) has none of these methods.
 macro_rules! impl_kms_objects {
     ($ctx:ty) => {
         impl<D: KmsDriver> drm::Device<D, $ctx> {
@@ -566,6 +520,31 @@ macro_rules! impl_kms_objects {
                 // SAFETY: As in `crtc()`.
                 Some(unsafe { Plane::from_raw(plane) })
             }
+
+            /// Calls `f` on each connector.
+            pub fn for_each_connector(&self, mut f: impl FnMut(&Connector<D::Connector>)) {
+                let mut iter = core::mem::MaybeUninit::<bindings::drm_connector_list_iter>::uninit();
+
+                // SAFETY: `self.as_raw()` is valid and its connector list initialised (see the
+                // macro's comment); `iter` is initialised by the call.
+                unsafe {
+                    bindings::drm_connector_list_iter_begin(self.as_raw(), iter.as_mut_ptr())
+                };
+                loop {
+                    let connector =
+                        // SAFETY: `iter` was initialised by `drm_connector_list_iter_begin()`.
+                        unsafe { bindings::drm_connector_list_iter_next(iter.as_mut_ptr()) };
+                    if connector.is_null() {
+                        break;
+                    }
+                    // SAFETY: All connectors of a device of driver `D` are
+                    // `Connector<D::Connector>`; the iterator holds a reference on `connector`
+                    // until the next step.
+                    f(unsafe { Connector::from_raw(connector) });
+                }
+                // SAFETY: `iter` was initialised by `drm_connector_list_iter_begin()`.
+                unsafe { bindings::drm_connector_list_iter_end(iter.as_mut_ptr()) };
+            }
         }
     };
 }
@@ -574,6 +553,31 @@ impl_kms_objects!(drm::Registered);
 impl_kms_objects!(drm::Ioctl);
 
 impl<D: KmsDriver> drm::Registration<'_, D> {
+    /// Tells userspace and the in-kernel clients that the outputs changed
+    /// (`drm_kms_helper_hotplug_event()`), so that they probe the connectors again. May sleep.
+    ///
+    /// A method of the registration, not of the device: the clients woken here take
+    /// `mode_config.mutex` and the modeset locks, which the connector probe and commit
+    /// callbacks run under, and those callbacks only ever get the device.
+    pub fn hotplug_event(&self) {
+        // SAFETY: The device is registered (by the existence of `self`), with a completed mode
+        // configuration.
+        unsafe { bindings::drm_kms_helper_hotplug_event(self.device().as_raw()) };
+    }
+
+    /// Tells userspace that `connector` changed (`drm_kms_helper_connector_hotplug_event()`).
+    /// May sleep; see [`Self::hotplug_event`] for why this is a method of the registration.
+    ///
+    /// Does nothing if `connector` is not a connector of this registration's device.
+    pub fn connector_hotplug_event(&self, connector: &Connector<D::Connector>) {
+        // SAFETY: `connector.as_raw()` is a valid connector; `dev` is set at its creation.
+        if unsafe { (*connector.as_raw()).dev } != self.device().as_raw() {
+            return;
+        }
+        // SAFETY: `connector` is a valid connector of the registered device.
+        unsafe { bindings::drm_kms_helper_connector_hotplug_event(connector.as_raw()) };
+    }
+
     /// Starts fbdev emulation (the default in-kernel DRM client) on the registered device.
     ///
     /// Requires [`drm::Driver::FEAT_FBDEV`]. Without `CONFIG_DRM_CLIENT_SETUP` this does nothing.
