@@ -15,6 +15,7 @@
 
 mod badinput;
 mod bench;
+mod fault;
 mod kms;
 mod pattern;
 mod patterns;
@@ -125,7 +126,8 @@ struct Args {
 
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
                      drm-test badinput --device /dev/dri/cardN\n       \
-                     drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]";
+                     drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
+                     drm-test release-fault --device /dev/dri/cardN";
 
 fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
     let v = args.next().ok_or(format!("{option} needs a number"))?;
@@ -136,7 +138,7 @@ fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
 fn parse_args() -> Res<Args> {
     let mut args = std::env::args().skip(1);
     let command = args.next().ok_or(USAGE)?;
-    if !["pattern", "badinput", "bench"].contains(&command.as_str()) {
+    if !["pattern", "badinput", "bench", "release-fault"].contains(&command.as_str()) {
         return Err(format!("unknown command '{command}'\n{USAGE}").into());
     }
     let mut device = None;
@@ -169,6 +171,7 @@ fn run() -> Res<()> {
     match args.command.as_str() {
         "pattern" => pattern::run(&args.device, args.flips),
         "bench" => bench::run(&args.device, args.iterations, args.rounds),
+        "release-fault" => fault::run(&args.device),
         _ => badinput::run(&args.device),
     }
 }

@@ -235,6 +235,8 @@ pub(crate) fn create_dumb(
     let queue = &bound.queue;
     // From the first command on the host may hold the resource: release it in any case (an
     // UNREF of a resource the host refused to create is answered with an error, harmlessly).
+    // The queue keeps room to park the object should that UNREF fail.
+    queue.reserve_release()?;
     obj.created.store(true, Release);
     // As the C driver, without waiting, nor even notifying the device: commands run in order,
     // so the command that first uses the resource (and notifies the device) finds it created;

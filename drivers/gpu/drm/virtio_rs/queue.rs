@@ -220,6 +220,21 @@ impl QueueEvents {
     }
 }
 
+/// Released objects whose RESOURCE_UNREF could not be sent: the host may still use their
+/// memory, so they are kept until the control queue is revoked (the device was reset and let go
+/// of everything), then freed.
+///
+/// # Invariants
+///
+/// Unless `revoked`, `held` has room for `live` more objects, so parking never allocates.
+#[derive(Default)]
+struct Parking {
+    held: KVec<Released<VirtioObject>>,
+    /// Objects with a host resource that were not released through the device yet.
+    live: usize,
+    revoked: bool,
+}
+
 /// The state shared by the submitters and the dequeue work.
 #[pin_data]
 struct Events {
@@ -233,9 +248,22 @@ struct Events {
     /// commands enter the ring in the order of their ids.
     #[pin]
     fence_order: Mutex<()>,
+    #[pin]
+    parking: Mutex<Parking>,
 }
 
 impl Events {
+    /// The control queue was revoked: frees the parked objects.
+    fn unpark_all(&self) {
+        let held = {
+            let mut parking = self.parking.lock();
+            parking.revoked = true;
+            core::mem::take(&mut parking.held)
+        };
+        // Outside the lock: freeing the objects sleeps.
+        drop(held);
+    }
+
     fn queue(&self, index: usize) -> &QueueEvents {
         if index == CURSOR {
             &self.cursor
@@ -293,6 +321,9 @@ impl virtio::QueueHandler<Request> for Dequeue {
     }
 
     fn queue_revoked(&self, queue: &Virtqueue<Request>) {
+        if queue.index() == CONTROL {
+            self.events.unpark_all();
+        }
         self.events.queue(queue.index()).notify(true);
     }
 }
@@ -313,6 +344,7 @@ impl CommandQueue {
                 cursor <- QueueEvents::new(),
                 fences <- new_spinlock!(FenceIds::default()),
                 fence_order <- new_mutex!(()),
+                parking <- new_mutex!(Parking::default()),
             }),
             GFP_KERNEL,
         )?;
@@ -493,8 +525,24 @@ impl CommandQueue {
             .map(|_| ())
     }
 
+    /// Makes room for one more object that [`Self::send_releasing`] may have to park; call
+    /// before the first command that creates the object's host resource.
+    pub(crate) fn reserve_release(&self) -> Result {
+        let mut parking = self.events.parking.lock();
+        let live = parking.live.checked_add(1).ok_or(ENOMEM)?;
+        // INVARIANT: Room for the parked objects and every live one.
+        parking.held.reserve(live, GFP_KERNEL)?;
+        parking.live = live;
+        Ok(())
+    }
+
     /// Like [`Self::send`], keeping `object` until the device answered (or is gone): for the
-    /// command that makes the device let go of the object's memory.
+    /// command that makes the device let go of the object's memory. The object must have been
+    /// counted with [`Self::reserve_release`].
+    ///
+    /// If the command cannot be sent, the device may still use the memory: the object is
+    /// parked, never freed under the device's feet, and freed when the queue is revoked (the
+    /// device was reset and let go of everything).
     pub(crate) fn send_releasing<C: Command>(
         &self,
         command: &C,
@@ -503,35 +551,64 @@ impl CommandQueue {
         let mut request = match Self::request::<C, u8>(command, &[], false) {
             Ok(request) => request,
             Err(e) => {
-                // The device may still use the memory: better lose it than free it under the
-                // device's feet.
-                dev_err!(
-                    self.dev,
-                    "cannot release a resource ({:?}): its memory is lost\n",
-                    e
-                );
-                core::mem::forget(object);
+                self.park(object, e);
                 return Err(e);
             }
         };
         request.hold = Some(object);
-        match self.try_submit(CONTROL, request, Deadline::after(RESPONSE_TIMEOUT)) {
-            Ok(_) => Ok(()),
+        let result = self.try_submit(CONTROL, request, Deadline::after(RESPONSE_TIMEOUT));
+        match result {
+            // The request holds the object until the device answered.
+            Ok(_) => {
+                self.unreserve_release();
+                Ok(())
+            }
             // The queue is gone with the device, which let go of the memory: free it.
             Err((ENODEV, request)) => {
+                self.unreserve_release();
                 drop(request);
                 Err(ENODEV)
             }
-            // The device may still use the memory (its queue is broken or stuck): lose it.
+            // The device may still use the memory (its queue is broken or stuck).
             Err((e, mut request)) => {
-                dev_err!(
-                    self.dev,
-                    "cannot release a resource ({:?}): its memory is lost\n",
-                    e
-                );
-                core::mem::forget(request.hold.take());
+                if let Some(object) = request.hold.take() {
+                    self.park(object, e);
+                }
                 Err(e)
             }
+        }
+    }
+
+    /// The object counted by [`Self::reserve_release`] no longer needs its place.
+    fn unreserve_release(&self) {
+        let mut parking = self.events.parking.lock();
+        parking.live = parking.live.saturating_sub(1);
+    }
+
+    /// Keeps `object`, whose release could not be sent (`error`), until the queue is revoked.
+    fn park(&self, object: Released<VirtioObject>, error: Error) {
+        let mut parking = self.events.parking.lock();
+        parking.live = parking.live.saturating_sub(1);
+        if parking.revoked {
+            // The device was reset: nothing uses the memory any more.
+            drop(parking);
+            drop(object);
+            return;
+        }
+        dev_err!(
+            self.dev,
+            "cannot release resource {} ({:?}): kept until the device is reset\n",
+            object.resource_id(),
+            error
+        );
+        // By the invariant of `Parking`, there is room for this object, which was live.
+        if let Err(e) = parking.held.push_within_capacity(object) {
+            // Not reached; should it be, losing the memory is safe, freeing it is not.
+            dev_err!(
+                self.dev,
+                "no room to keep a released resource: its memory is lost\n"
+            );
+            core::mem::forget(e);
         }
     }
 
