@@ -272,6 +272,9 @@ fn update_primary(
     old: &PlaneState<OutputPlane>,
     commit: &AtomicCommit<'_, VirtioGpuDrm>,
 ) {
+    // Consume the modeset flag first, whatever this update does: a later update must not see
+    // a stale one.
+    let modeset = output.needs_modeset.xchg(false, Relaxed);
     // A plane with a CRTC always brings that CRTC into the commit.
     let active = commit.new_crtc_state(output).is_some_and(|s| s.active());
     let (Some(fb), true) = (new.fb(), active) else {
@@ -295,8 +298,6 @@ fn update_primary(
         let _ = queue.queue(&TransferToHost2d::new(id, r, offset));
     }
 
-    // Always consume the modeset flag, whatever else changed.
-    let modeset = output.needs_modeset.xchg(false, Relaxed);
     let changed = modeset
         || old.fb().map(|f| f.as_raw()) != Some(fb.as_raw())
         || new.src_rect() != old.src_rect();
