@@ -7,7 +7,7 @@
 export VIRTIO_RS_CACHE ?= /var/cache/virtio-rs
 SCRIPTS := scripts
 
-.PHONY: all build run check bench kunit e2e lint rustfmtcheck checkpatch series shim-check \
+.PHONY: all build run check bench kunit e2e sanitizer lint rustfmtcheck checkpatch series shim-check \
 	clean distclean help
 
 all: build
@@ -19,6 +19,7 @@ help:
 	@echo 'make bench      costs of display operations, virtio_rs against virtio_gpu'
 	@echo 'make kunit      KUnit suites only'
 	@echo 'make e2e        end-to-end scenarios only'
+	@echo 'make sanitizer  KUnit and scenarios on the KASAN/UBSAN/kmemleak kernel'
 	@echo 'make lint       rustfmtcheck, clippy (part of every build), checkpatch'
 	@echo 'make series     export the patch series to out/series'
 	@echo 'make clean      remove out/ and the kernel build output'
@@ -42,6 +43,9 @@ kunit: build
 e2e: build
 	$(SCRIPTS)/check.sh e2e
 
+sanitizer: build
+	$(SCRIPTS)/check.sh sanitizer
+
 lint: build
 	$(SCRIPTS)/check.sh lint
 
@@ -59,7 +63,8 @@ shim-check: build
 
 clean:
 	rm -rf out
-	rm -rf "$(VIRTIO_RS_CACHE)/build" "$(VIRTIO_RS_CACHE)/modroot" "$(VIRTIO_RS_CACHE)/harness"
+	rm -rf "$(VIRTIO_RS_CACHE)/build" "$(VIRTIO_RS_CACHE)/modroot" "$(VIRTIO_RS_CACHE)/harness" \
+		"$(VIRTIO_RS_CACHE)/build-san" "$(VIRTIO_RS_CACHE)/modroot-san"
 
 distclean: clean
 	rm -rf "$(VIRTIO_RS_CACHE)"

@@ -3,17 +3,27 @@
 #
 # Build the test kernel: root -> pristine source -> assembled tree -> config
 # -> vmlinux, bzImage and modules, all incremental. Extra arguments are passed
-# to kbuild (e.g. CLIPPY=1, or a target such as rustfmtcheck).
+# to kbuild (e.g. CLIPPY=1, or a target such as rustfmtcheck). With
+# --sanitizer first, the sanitizer variant (configs/sanitizer.config) is built
+# from the same tree into its own directory, $VIRTIO_RS_CACHE/build-san.
 
 . "$(dirname "$0")/lib.sh"
 cache_lock
+
+O=/cache/build
+extra=()
+if [ "${1:-}" = --sanitizer ]; then
+	shift
+	O=/cache/build-san
+	extra=(/src/configs/sanitizer.config)
+fi
 
 "$TOP/scripts/setup-root.sh"
 "$TOP/scripts/fetch-kernel.sh"
 "$TOP/scripts/inroot.sh" python3 /src/scripts/assemble.py
 
 JOBS=${VIRTIO_RS_JOBS:-$(($(nproc) + 1))}
-"$TOP/scripts/inroot.sh" /src/scripts/kconfig.sh
-log "building the kernel (-j$JOBS)"
-"$TOP/scripts/inroot.sh" make -C /cache/tree O=/cache/build LLVM=1 -j"$JOBS" \
+"$TOP/scripts/inroot.sh" /src/scripts/kconfig.sh "$O" "${extra[@]}"
+log "building the kernel in ${O#/cache/} (-j$JOBS)"
+"$TOP/scripts/inroot.sh" make -C /cache/tree O="$O" LLVM=1 -j"$JOBS" \
 	--no-print-directory "$@"

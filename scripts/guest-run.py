@@ -41,6 +41,9 @@ import time
 # Paths inside the root (see scripts/inroot.sh).
 KERNEL = "/cache/build/arch/x86/boot/bzImage"
 MODROOT = "/cache/modroot"
+# The sanitizer variant (scripts/build-sanitizer.sh).
+SAN_KERNEL = "/cache/build-san/arch/x86/boot/bzImage"
+SAN_MODROOT = "/cache/modroot-san"
 SHIM = "/cache/harness/udmabuf-shim.so"
 KUNIT_PY = "/cache/tree/tools/testing/kunit/kunit.py"
 SRC = "/src"
@@ -492,9 +495,13 @@ def build_cmd(args, out, view, qmp_path, vnc_path):
         f"rootflags={rootflags}", "ro",
         f"init={INIT}", "panic=-1", "loglevel=7",
         f"harness.scenario={args.scenario}", f"harness.driver={args.driver}",
-        f"harness.modroot={MODROOT}",
+        f"harness.modroot={args.modroot}",
         "kunit.enable=1" if args.kunit else "kunit.enable=0",
     ]
+    if args.sanitizer:
+        # kmemleak scans after the scenario; KASAN reports every error,
+        # not only the first one.
+        append += ["harness.kmemleak=1", "kasan.fault=report", "kasan_multi_shot"]
     if args.icount:
         # guest time races ahead while the guest idles: no guest-side timeouts
         append.append("harness.icount=1")
@@ -732,6 +739,10 @@ class Run:
         problems = scan_problems(dmesg, serial_kernel, ignore)
         if problems:
             reasons.append(f"kernel problem report: {problems[0]}")
+        if self.args.sanitizer:
+            why = kmemleak_verdict(out, verdict)
+            if why:
+                reasons.append(why)
         counts = trace_summary(out)
         for name, least in self.args.expect_trace:
             if counts.get(name, 0) < least:
@@ -799,7 +810,13 @@ def parse_args(argv):
                    help="enable KUnit and fail unless every test that ran passed")
     p.add_argument("--accel", default="tcg", choices=["tcg", "kvm", "auto"],
                    help="auto: use KVM if a probe boot works, else TCG")
-    p.add_argument("--kernel", default=KERNEL)
+    p.add_argument("--kernel", default=None,
+                   help=f"the kernel to boot (default {KERNEL})")
+    p.add_argument("--modroot", default=None,
+                   help=f"where the guest finds the modules (default {MODROOT})")
+    p.add_argument("--sanitizer", action="store_true",
+                   help="boot the sanitizer kernel (KASAN, UBSAN, kmemleak) with "
+                        "its modules; leaks kmemleak finds after the scenario fail the run")
     p.add_argument("--shim", default=SHIM, help="udmabuf stand-in for blob=true")
     p.add_argument("--root-cache", default="loose", choices=["loose", "none"],
                    help="9p cache mode of the guest's read-only root "
@@ -836,12 +853,37 @@ def parse_args(argv):
                     "or get_edid=4")
         expected.append((m.group(1), int(m.group(2) or 1)))
     args.expect_trace = expected
+    if args.kernel is None:
+        args.kernel = SAN_KERNEL if args.sanitizer else KERNEL
+    if args.modroot is None:
+        args.modroot = SAN_MODROOT if args.sanitizer else MODROOT
     for r in args.ignore_problem:
         try:
             re.compile(r)
         except re.error as e:
             p.error(f"bad --ignore-problem regex {r!r}: {e}")
     return args
+
+
+def kmemleak_verdict(out, verdict):
+    """Why the guest's kmemleak scan (kmemleak.txt, written after the
+    scenario) fails the run, or None."""
+    path = os.path.join(out, "kmemleak.txt")
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        # A guest that died early wrote nothing; that failure is reported
+        # already. A finished one must have scanned.
+        return "no kmemleak scan (kmemleak.txt missing)" if verdict else None
+    if text.startswith("kmemleak: unavailable"):
+        return text.strip()
+    leaks = text.count("unreferenced object")
+    if leaks:
+        first = next((ln.strip() for ln in text.splitlines()
+                      if "unreferenced object" in ln), "")
+        return f"kmemleak: {leaks} unreferenced object(s), first: {first}"
+    return None
 
 
 def qemu_death(out):

@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# (Inside the root.) Make /cache/build/.config from the kernel's tiny configs
-# and the project's fragments, when any input changed, and check that every
-# requested option ended up as requested.
+# (Inside the root.) Make $O/.config from the kernel's tiny configs and the
+# project's fragments, when any input changed, and check that every requested
+# option ended up as requested. Arguments: the build directory (default
+# /cache/build), then extra fragments (the sanitizer variant's).
 
 set -euo pipefail
 T=/cache/tree
-O=/cache/build
-frags=(/src/configs/guest.config /src/configs/virtio_rs.config)
+O=${1:-/cache/build}
+frags=(/src/configs/guest.config /src/configs/virtio_rs.config "${@:2}")
 export LLVM=1 ARCH=x86_64
 
 mkdir -p "$O"

@@ -48,7 +48,7 @@ if ! $BB mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 \
 fi
 
 read -r CMDLINE < /proc/cmdline
-SCENARIO= DRIVER=none MODROOT=/cache/modroot TIMEOUT= ICOUNT=
+SCENARIO= DRIVER=none MODROOT=/cache/modroot TIMEOUT= ICOUNT= KMEMLEAK=
 set -f
 for _w in $CMDLINE; do
 	case $_w in
@@ -57,13 +57,14 @@ for _w in $CMDLINE; do
 	harness.modroot=*) MODROOT=${_w#*=} ;;
 	harness.timeout=*) TIMEOUT=${_w#*=} ;;
 	harness.icount=*) ICOUNT=${_w#*=} ;;
+	harness.kmemleak=*) KMEMLEAK=${_w#*=} ;;
 	esac
 done
 set +f
 HOME=/tmp/home
 XDG_RUNTIME_DIR=/run/user/0
 $BB mkdir -p "$HOME" && $BB mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
-export SCENARIO DRIVER MODROOT RESULTS ICOUNT HOME XDG_RUNTIME_DIR
+export SCENARIO DRIVER MODROOT RESULTS ICOUNT KMEMLEAK HOME XDG_RUNTIME_DIR
 export LANG=C.UTF-8 TERM=dumb
 
 log "start: kernel $($BB uname -r), scenario '$SCENARIO', driver $DRIVER," \
@@ -112,5 +113,8 @@ run_scenario() {
 	fi
 }
 
+# With kmemleak, only what was allocated from here on can be reported.
+[ -n "$KMEMLEAK" ] && kmemleak_start
 run_scenario
+[ -n "$KMEMLEAK" ] && kmemleak_scan
 finish

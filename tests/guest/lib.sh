@@ -249,6 +249,36 @@ drm_test_run() {
 # most once (init's main path or the watchdog, whichever comes first).  The
 # files come first and the console last: a wedged console must not cost the
 # verdict.
+KMEMLEAK_FILE=/sys/kernel/debug/kmemleak
+
+# Forget the objects allocated so far (boot), so that a later scan reports
+# only what the scenario leaked.
+kmemleak_start() {
+	grep -q ' /sys/kernel/debug ' /proc/mounts ||
+		$BB mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+	if [ -w "$KMEMLEAK_FILE" ]; then
+		echo clear > "$KMEMLEAK_FILE"
+	else
+		log "kmemleak: unavailable"
+	fi
+}
+
+# Scan for leaks into the results share (kmemleak.txt, empty when clean).
+# kmemleak reports objects only once they are 5 s old, and a second scan
+# drops objects whose last reference was merely in flight during the first.
+kmemleak_scan() {
+	[ -n "$RESULTS" ] || return 0
+	if [ ! -w "$KMEMLEAK_FILE" ]; then
+		echo "kmemleak: unavailable in the guest" > "$RESULTS/kmemleak.txt"
+		return 0
+	fi
+	sleep 6
+	echo scan > "$KMEMLEAK_FILE"
+	echo scan > "$KMEMLEAK_FILE"
+	cat "$KMEMLEAK_FILE" > "$RESULTS/kmemleak.txt"
+	log "kmemleak: $(grep -c 'unreferenced object' "$RESULTS/kmemleak.txt") unreferenced object(s)"
+}
+
 finish() {
 	mkdir "$HARNESS_RUN/finishing" 2>/dev/null || {
 		sleep 60
