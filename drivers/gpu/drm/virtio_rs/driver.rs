@@ -56,7 +56,7 @@ pub(crate) struct VirtioGpuDriver;
 /// A bound virtio-gpu device.
 pub(crate) struct VirtioGpu {
     /// The DRM device's registration: unregistered (and its display shut down) when this is
-    /// dropped, at the latest when the device is unbound.
+    /// dropped, at the latest when the virtio device is unbound.
     reg: Devres<kdrm::Registration<'static, VirtioGpuDrm>>,
     drm: ARef<VirtioDrmDevice>,
     /// Owns the virtqueues for as long as the device is bound.
@@ -168,8 +168,11 @@ impl VirtioGpu {
         )?;
         let bound_queue = queue.clone();
         let drm_ref: ARef<VirtioDrmDevice> = (&*drm).into();
+        // The registration and every other device resource of this driver belong to the virtio
+        // device it is bound to, so they go when it unbinds, before the module can; the PCI
+        // function is only the DRM parent.
         let reg = kdrm::Registration::new_devres(
-            pdev.as_ref(),
+            vdev.as_ref(),
             drm,
             try_pin_init!(BoundData {
                 queue: bound_queue,
@@ -178,7 +181,7 @@ impl VirtioGpu {
             }),
             0,
         )?;
-        reg.access(pdev.as_ref())?.setup_fbdev();
+        reg.access(vdev.as_ref())?.setup_fbdev();
 
         Ok(Self {
             reg,
@@ -226,7 +229,7 @@ impl VirtioGpu {
                 return;
             }
         }
-        match self.reg.access(vdev.dma_device()) {
+        match self.reg.access(vdev.as_ref()) {
             Ok(reg) => reg.hotplug_event(),
             Err(e) => dev_err!(vdev.as_ref(), "no DRM registration: {:?}\n", e),
         }

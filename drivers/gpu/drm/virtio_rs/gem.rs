@@ -31,7 +31,7 @@ use kernel::{
             Released, //
         },
     },
-    new_mutex, new_spinlock, pci,
+    new_mutex, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
@@ -193,9 +193,9 @@ impl VirtioObject {
     }
 }
 
-/// The guest memory of `obj` as the device sees it.
-fn mem_entries(obj: &Object, parent: &device::Device<Bound>) -> Result<KVec<MemEntry>> {
-    let sgt = obj.sg_table(parent)?;
+/// The guest memory of `obj` as the device sees it; `dev` is the device the driver is bound to.
+fn mem_entries(obj: &Object, dev: &device::Device<Bound>) -> Result<KVec<MemEntry>> {
+    let sgt = obj.sg_table(dev)?;
     let mut entries = KVec::new();
     for sg in sgt.iter() {
         let len = u32::try_from(sg.dma_len()).map_err(|_| EINVAL)?;
@@ -229,8 +229,8 @@ pub(crate) fn create_dumb(
         },
     )?;
 
-    let pdev: &pci::Device<Bound> = drm.as_ref();
-    let entries = mem_entries(&obj, pdev.as_ref())?;
+    // Mapped for the PCI function (the DRM parent), kept as a resource of the virtio device.
+    let entries = mem_entries(&obj, drm.bound_device())?;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
     let queue = &bound.queue;
     // From the first command on the host may hold the resource: release it in any case (an

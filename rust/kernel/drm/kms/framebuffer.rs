@@ -184,9 +184,10 @@ impl<D: KmsDriver> Framebuffer<D> {
 
         // SAFETY:
         // - `obj` is a GEM object of a device of driver `D` (checked above). All GEM objects of
-        //   such a device are `D::Object`: the Rust memory managers create them, and install
-        //   `gem_create_object` for the C helpers that allocate objects (dumb buffers, PRIME
-        //   imports).
+        //   such a device are `D::Object`, created by the Rust memory managers: no C helper
+        //   allocates one, as their `gem_create_object` is absent or refuses, their dumb buffers
+        //   are created in Rust and no C PRIME import helper (`gem_prime_import_sg_table`) is
+        //   installed; importing one of the device's own exports returns the exported object.
         // - The framebuffer holds a reference on `obj` for as long as `self` is borrowed.
         Ok(unsafe { D::Object::from_raw(obj) })
     }

@@ -50,6 +50,7 @@ use crate::{
     },
     error::to_result,
     prelude::*,
+    sync::atomic::Relaxed,
 };
 use core::cell::Cell;
 
@@ -581,12 +582,17 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// Starts fbdev emulation (the default in-kernel DRM client) on the registered device.
     ///
     /// Requires [`drm::Driver::FEAT_FBDEV`]. Without `CONFIG_DRM_CLIENT_SETUP` this does nothing.
-    /// The client is stopped when the device is unregistered.
+    /// The client is stopped when the device is unregistered. Calls after the first do nothing.
     pub fn setup_fbdev(&self) {
         crate::const_assert!(
             <D as drm::Driver>::FEAT_FBDEV,
             "fbdev emulation requires drm::Driver::FEAT_FBDEV"
         );
+
+        // A second fbdev client on the device would trip the fbdev helper's checks.
+        if self.fbdev_started.xchg(true, Relaxed) {
+            return;
+        }
 
         #[cfg(CONFIG_DRM_CLIENT_SETUP)]
         // SAFETY: The device is registered (by the existence of `self`) and its driver has a
@@ -602,10 +608,21 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// (`drm_mode_config_helper_suspend()`).
     ///
     /// The commit callbacks run as usual (the parent device is still bound). Takes `&mut self`
-    /// so that suspend and resume of one device cannot race on the saved state.
+    /// so that suspend and resume of one device cannot race on the saved state. Fails with
+    /// [`EBUSY`] if a state saved earlier was not resumed.
     pub fn suspend(&mut self) -> Result {
+        let dev = self.device().as_raw();
+
+        // A second suspend would replace, and leak, the state the first one saved.
+        //
+        // SAFETY: `dev` is valid. `suspend_state` is only written by the suspend and resume
+        // helpers, which `&mut self` keeps from running concurrently.
+        if unsafe { !(*dev).mode_config.suspend_state.is_null() } {
+            return Err(EBUSY);
+        }
+
         // SAFETY: The device is registered and its mode configuration complete.
-        to_result(unsafe { bindings::drm_mode_config_helper_suspend(self.device().as_raw()) })
+        to_result(unsafe { bindings::drm_mode_config_helper_suspend(dev) })
     }
 
     /// Restores the display state saved by [`Registration::suspend`](drm::Registration::suspend)

@@ -7,9 +7,9 @@
 //! buffers created by a DRM client, and count what the abstractions hand to the driver: atomic
 //! states created and dropped, framebuffer preparations and their clean-ups.
 //!
-//! The device is never registered: the test driver's callbacks do not touch the registration
-//! (`registration_guard()`), which the callbacks' device context promises only for registered
-//! devices.
+//! Devices that get commits are registered (with [`drm::Registration::new_devres`] on the faux
+//! device), as the device context of the commit callbacks promises; devices the tests only build
+//! are not.
 
 use crate::prelude::*;
 
@@ -43,12 +43,16 @@ mod atomic_states {
                 VblankSupport, //
             },
         },
+        devres::Devres,
         error::to_result,
         faux,
         prelude::*,
-        sync::atomic::{
-            Atomic,
-            Relaxed, //
+        sync::{
+            aref::ARef,
+            atomic::{
+                Atomic,
+                Relaxed, //
+            },
         },
     };
     use core::ptr::null_mut;
@@ -529,7 +533,8 @@ mod atomic_states {
     struct TestDevice {
         client: Client,
         output: Output,
-        drm: drm::UnregisteredDevice<TestDriver>,
+        _reg: Devres<drm::Registration<'static, TestDriver>>,
+        drm: ARef<drm::Device<TestDriver>>,
     }
 
     impl TestDevice {
@@ -537,11 +542,14 @@ mod atomic_states {
             let drm =
                 drm::UnregisteredDevice::<TestDriver>::new(parent, try_pin_init!(TestData {}))?;
             let output = build_output(&drm)?;
-            let client = Client::new(drm.as_raw())?;
+            let drm_ref: ARef<drm::Device<TestDriver>> = (&*drm).into();
+            let reg = drm::Registration::new_devres(parent.as_ref(), drm, (), 0)?;
+            let client = Client::new(drm_ref.as_raw())?;
             Ok(Self {
                 client,
                 output,
-                drm,
+                _reg: reg,
+                drm: drm_ref,
             })
         }
 
