@@ -18,6 +18,11 @@ use super::{
         DisplayMode,
         ModeStatus, //
     },
+    state::{
+        ConnectorKind,
+        DriverData,
+        State, //
+    },
     KmsBuilder,
     KmsDriver, //
 };
@@ -156,9 +161,9 @@ impl<T: DriverConnector> Connector<T> {
         },
         fill_modes: Some(bindings::drm_helper_probe_single_connector_modes),
         destroy: Some(Self::destroy_callback),
-        atomic_create_state: Some(ConnectorState::<T>::create_callback),
-        atomic_duplicate_state: Some(ConnectorState::<T>::duplicate_callback),
-        atomic_destroy_state: Some(ConnectorState::<T>::destroy_callback),
+        atomic_create_state: Some(StateOf::<T>::create_callback),
+        atomic_duplicate_state: Some(StateOf::<T>::duplicate_callback),
+        atomic_destroy_state: Some(StateOf::<T>::destroy_callback),
         ..pin_init::zeroed()
     };
 
@@ -462,33 +467,17 @@ impl<'a, T: DriverConnector> ConnectorProbe<'a, T> {
 ///
 /// # Invariants
 ///
-/// - `self.state` is a `struct drm_connector_state` of a `Connector<T>`, initialised by
-///   `__drm_atomic_helper_connector_state_init()` or
-///   `__drm_atomic_helper_connector_duplicate_state()`.
-/// - `self` was allocated by [`KBox`] in a state callback and is freed by `destroy_callback()`.
-#[repr(C)]
-pub struct ConnectorState<T: DriverConnector> {
-    state: Opaque<bindings::drm_connector_state>,
-    data: T::State,
-}
+/// `self.0` is a state of a `Connector<T>` (see [`State`]).
+#[repr(transparent)]
+pub struct ConnectorState<T: DriverConnector>(StateOf<T>);
 
-// SAFETY: The C part is only written by the atomic helpers under their rules; the driver part
-// is `Send + Sync`.
-unsafe impl<T: DriverConnector> Send for ConnectorState<T> {}
-
-// SAFETY: See `Send`.
-unsafe impl<T: DriverConnector> Sync for ConnectorState<T> {}
+/// The generic state a [`ConnectorState`] wraps.
+type StateOf<T> = State<ConnectorKind, DriverData<<T as DriverConnector>::State>>;
 
 impl<T: DriverConnector> ConnectorState<T> {
     /// Returns the raw `struct drm_connector_state`.
     pub fn as_raw(&self) -> *mut bindings::drm_connector_state {
-        self.state.get()
-    }
-
-    fn container_ptr(state: *mut bindings::drm_connector_state) -> *mut Self {
-        // SAFETY: Only computes an address; the callers guarantee that `state` is the `state`
-        // field of a `ConnectorState<T>`.
-        unsafe { crate::container_of!(Opaque::cast_from(state), Self, state) }.cast_mut()
+        self.0.as_raw()
     }
 
     /// # Safety
@@ -496,8 +485,9 @@ impl<T: DriverConnector> ConnectorState<T> {
     /// `ptr` must be the C part of a `ConnectorState<T>` valid for `'a`, whose driver data is not
     /// mutated during `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_connector_state) -> &'a Self {
-        // SAFETY: By the safety requirements.
-        unsafe { &*Self::container_ptr(ptr.cast_mut()) }
+        // SAFETY: By the safety requirements, which are those of `State::from_raw()`; `Self` is
+        // a transparent wrapper.
+        unsafe { &*ptr::from_ref(StateOf::<T>::from_raw(ptr)).cast::<Self>() }
     }
 
     /// Returns the connector of this state.
@@ -506,86 +496,18 @@ impl<T: DriverConnector> ConnectorState<T> {
         // its states (they hold references on it).
         unsafe { Connector::from_raw((*self.as_raw()).connector) }
     }
-
-    extern "C" fn create_callback(
-        connector: *mut bindings::drm_connector,
-    ) -> *mut bindings::drm_connector_state {
-        let Ok(new) = KBox::new(
-            Self {
-                state: Opaque::zeroed(),
-                data: T::State::default(),
-            },
-            GFP_KERNEL,
-        ) else {
-            return ENOMEM.to_ptr();
-        };
-        let new = KBox::into_raw(new);
-
-        // SAFETY: `new` is valid.
-        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
-
-        // SAFETY: `state` is zeroed and `connector` a valid connector of ours.
-        // INVARIANT: The state is initialised and owned by the caller.
-        unsafe { bindings::__drm_atomic_helper_connector_state_init(state, connector) };
-        state
-    }
-
-    extern "C" fn duplicate_callback(
-        connector: *mut bindings::drm_connector,
-    ) -> *mut bindings::drm_connector_state {
-        // SAFETY: The helpers duplicate the current state with `connection_mutex` held.
-        let current = unsafe { (*connector).state };
-        if current.is_null() {
-            return ptr::null_mut();
-        }
-
-        // SAFETY: All states of a `Connector<T>` are `ConnectorState<T>`; the current state's
-        // driver data is not mutated any more.
-        let current = unsafe { Self::from_raw(current) };
-
-        let Ok(new) = KBox::new(
-            Self {
-                state: Opaque::zeroed(),
-                data: current.data.clone(),
-            },
-            GFP_KERNEL,
-        ) else {
-            return ptr::null_mut();
-        };
-        let new = KBox::into_raw(new);
-
-        // SAFETY: `new` is valid.
-        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
-
-        // SAFETY: `state` is a fresh state and `connector` has a current state to copy.
-        // INVARIANT: As in `create_callback()`.
-        unsafe { bindings::__drm_atomic_helper_connector_duplicate_state(connector, state) };
-        state
-    }
-
-    extern "C" fn destroy_callback(
-        _connector: *mut bindings::drm_connector,
-        state: *mut bindings::drm_connector_state,
-    ) {
-        // SAFETY: `state` is a state of ours that nothing refers to any more; this drops its
-        // connector reference.
-        unsafe { bindings::__drm_atomic_helper_connector_destroy_state(state) };
-
-        // SAFETY: `state` was allocated by `create_callback()` or `duplicate_callback()`.
-        drop(unsafe { KBox::from_raw(Self::container_ptr(state)) });
-    }
 }
 
 impl<T: DriverConnector> Deref for ConnectorState<T> {
     type Target = T::State;
 
     fn deref(&self) -> &T::State {
-        &self.data
+        &self.0.data().0
     }
 }
 
 impl<T: DriverConnector> DerefMut for ConnectorState<T> {
     fn deref_mut(&mut self) -> &mut T::State {
-        &mut self.data
+        &mut self.0.data_mut().0
     }
 }

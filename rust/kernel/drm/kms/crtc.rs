@@ -16,6 +16,11 @@ use super::{
         Plane,
         PlaneType, //
     },
+    state::{
+        CrtcKind,
+        DriverData,
+        State, //
+    },
     KmsBuilder,
     KmsDriver,
     VblankSupport, //
@@ -148,9 +153,9 @@ impl<T: DriverCrtc> Crtc<T> {
         set_config: Some(bindings::drm_atomic_helper_set_config),
         page_flip: Some(bindings::drm_atomic_helper_page_flip),
         destroy: Some(Self::destroy_callback),
-        atomic_create_state: Some(CrtcState::<T>::create_callback),
-        atomic_duplicate_state: Some(CrtcState::<T>::duplicate_callback),
-        atomic_destroy_state: Some(CrtcState::<T>::destroy_callback),
+        atomic_create_state: Some(StateOf::<T>::create_callback),
+        atomic_duplicate_state: Some(StateOf::<T>::duplicate_callback),
+        atomic_destroy_state: Some(StateOf::<T>::destroy_callback),
         enable_vblank: if Self::TIMER {
             Some(bindings::drm_crtc_vblank_helper_enable_vblank_timer)
         } else {
@@ -312,7 +317,7 @@ impl<T: DriverCrtc> Crtc<T> {
         let this = unsafe { crate::container_of!(Opaque::cast_from(crtc), Self, crtc) };
 
         // SAFETY: `crtc` is initialised; this destroys its current state through
-        // `CrtcState::<T>::destroy_callback()`.
+        // `State::destroy_callback()`.
         unsafe { bindings::drm_crtc_cleanup(crtc) };
 
         // SAFETY: `this` came from `KBox::into_raw()` in `Crtc::new()` (type invariant).
@@ -463,34 +468,17 @@ impl<T: DriverCrtc> Deref for Crtc<T> {
 ///
 /// # Invariants
 ///
-/// - `self.state` is a `struct drm_crtc_state` of a `Crtc<T>`, initialised by
-///   `__drm_atomic_helper_crtc_state_init()` or `__drm_atomic_helper_crtc_duplicate_state()`.
-/// - `self` was allocated by [`KBox`] in one of the state callbacks below and is freed by
-///   `destroy_callback()`.
-#[repr(C)]
-pub struct CrtcState<T: DriverCrtc> {
-    state: Opaque<bindings::drm_crtc_state>,
-    data: T::State,
-}
+/// `self.0` is a state of a `Crtc<T>` (see [`State`]).
+#[repr(transparent)]
+pub struct CrtcState<T: DriverCrtc>(StateOf<T>);
 
-// SAFETY: The C part is only written by the atomic helpers under their locking and commit
-// ordering rules; the driver part is `Send + Sync`.
-unsafe impl<T: DriverCrtc> Send for CrtcState<T> {}
-
-// SAFETY: See `Send`; shared references only read the C part, except `event`, which is taken
-// under the device's event lock.
-unsafe impl<T: DriverCrtc> Sync for CrtcState<T> {}
+/// The generic state a [`CrtcState`] wraps.
+type StateOf<T> = State<CrtcKind, DriverData<<T as DriverCrtc>::State>>;
 
 impl<T: DriverCrtc> CrtcState<T> {
     /// Returns the raw `struct drm_crtc_state`.
     pub fn as_raw(&self) -> *mut bindings::drm_crtc_state {
-        self.state.get()
-    }
-
-    fn container_ptr(state: *mut bindings::drm_crtc_state) -> *mut Self {
-        // SAFETY: Only computes an address; the callers guarantee that `state` is the `state`
-        // field of a `CrtcState<T>`.
-        unsafe { crate::container_of!(Opaque::cast_from(state), Self, state) }.cast_mut()
+        self.0.as_raw()
     }
 
     /// # Safety
@@ -498,8 +486,9 @@ impl<T: DriverCrtc> CrtcState<T> {
     /// `ptr` must be the C part of a `CrtcState<T>` valid for `'a`, whose driver data is not
     /// mutated during `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_crtc_state) -> &'a Self {
-        // SAFETY: By the safety requirements.
-        unsafe { &*Self::container_ptr(ptr.cast_mut()) }
+        // SAFETY: By the safety requirements, which are those of `State::from_raw()`; `Self` is
+        // a transparent wrapper.
+        unsafe { &*ptr::from_ref(StateOf::<T>::from_raw(ptr)).cast::<Self>() }
     }
 
     /// # Safety
@@ -507,8 +496,8 @@ impl<T: DriverCrtc> CrtcState<T> {
     /// `ptr` must be the C part of a `CrtcState<T>` valid for `'a`, to which no other reference
     /// exists during `'a`.
     pub(crate) unsafe fn from_raw_mut<'a>(ptr: *mut bindings::drm_crtc_state) -> &'a mut Self {
-        // SAFETY: By the safety requirements.
-        unsafe { &mut *Self::container_ptr(ptr) }
+        // SAFETY: As in `from_raw()`.
+        unsafe { &mut *ptr::from_mut(StateOf::<T>::from_raw_mut(ptr)).cast::<Self>() }
     }
 
     /// Returns the CRTC of this state.
@@ -553,85 +542,18 @@ impl<T: DriverCrtc> CrtcState<T> {
         // SAFETY: As above.
         unsafe { (*self.as_raw()).plane_mask }
     }
-
-    extern "C" fn create_callback(crtc: *mut bindings::drm_crtc) -> *mut bindings::drm_crtc_state {
-        let new = KBox::new(
-            Self {
-                state: Opaque::zeroed(),
-                data: T::State::default(),
-            },
-            GFP_KERNEL,
-        );
-        let Ok(new) = new else {
-            return ENOMEM.to_ptr();
-        };
-        let new = KBox::into_raw(new);
-
-        // SAFETY: `new` is valid.
-        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
-
-        // SAFETY: `state` is a zeroed state and `crtc` a valid CRTC of ours.
-        // INVARIANT: The state is initialised and owned by the caller, who destroys it through
-        // `destroy_callback()`.
-        unsafe { bindings::__drm_atomic_helper_crtc_state_init(state, crtc) };
-        state
-    }
-
-    extern "C" fn duplicate_callback(
-        crtc: *mut bindings::drm_crtc,
-    ) -> *mut bindings::drm_crtc_state {
-        // SAFETY: The helpers duplicate the current state with the CRTC's modeset lock held.
-        let current = unsafe { (*crtc).state };
-        if current.is_null() {
-            return ptr::null_mut();
-        }
-
-        // SAFETY: All states of a `Crtc<T>` are `CrtcState<T>` (type invariant of `Crtc`); the
-        // current state's driver data is not mutated any more (it was checked).
-        let current = unsafe { Self::from_raw(current) };
-
-        let Ok(new) = KBox::new(
-            Self {
-                state: Opaque::zeroed(),
-                data: current.data.clone(),
-            },
-            GFP_KERNEL,
-        ) else {
-            return ptr::null_mut();
-        };
-        let new = KBox::into_raw(new);
-
-        // SAFETY: `new` is valid.
-        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
-
-        // SAFETY: `state` is a fresh state and `crtc` has a current state to copy.
-        // INVARIANT: As in `create_callback()`.
-        unsafe { bindings::__drm_atomic_helper_crtc_duplicate_state(crtc, state) };
-        state
-    }
-
-    extern "C" fn destroy_callback(
-        _crtc: *mut bindings::drm_crtc,
-        state: *mut bindings::drm_crtc_state,
-    ) {
-        // SAFETY: `state` is a state of ours that nothing refers to any more.
-        unsafe { bindings::__drm_atomic_helper_crtc_destroy_state(state) };
-
-        // SAFETY: `state` was allocated by `create_callback()` or `duplicate_callback()`.
-        drop(unsafe { KBox::from_raw(Self::container_ptr(state)) });
-    }
 }
 
 impl<T: DriverCrtc> Deref for CrtcState<T> {
     type Target = T::State;
 
     fn deref(&self) -> &T::State {
-        &self.data
+        &self.0.data().0
     }
 }
 
 impl<T: DriverCrtc> DerefMut for CrtcState<T> {
     fn deref_mut(&mut self) -> &mut T::State {
-        &mut self.data
+        &mut self.0.data_mut().0
     }
 }

@@ -21,7 +21,8 @@
 //! Atomic states work the same way: [`CrtcState<T>`], [`PlaneState<T>`] and
 //! [`ConnectorState<T>`] embed the C state and the driver's per-state data
 //! ([`DriverCrtc::State`], ...), and the `atomic_create_state`, `atomic_duplicate_state` and
-//! `atomic_destroy_state` callbacks are generated per driver type, as constant vtables.
+//! `atomic_destroy_state` callbacks are generated per driver type, as constant vtables, by one
+//! implementation for the three kinds of state (`state.rs`).
 //!
 //! A driver has exactly one type per kind of object ([`KmsDriver::Crtc`], ...): a C object
 //! pointer found anywhere in the device (e.g. `drm_plane_state.crtc`) can therefore be converted
@@ -52,7 +53,10 @@ use crate::{
     prelude::*,
     sync::atomic::Relaxed,
 };
-use core::cell::Cell;
+use core::{
+    cell::Cell,
+    mem::MaybeUninit, //
+};
 
 pub mod atomic;
 pub mod connector;
@@ -63,6 +67,7 @@ pub mod format;
 pub mod framebuffer;
 pub mod mode;
 pub mod plane;
+mod state;
 // The tests use shmem objects and a DRM client.
 #[cfg(all(
     CONFIG_KUNIT = "y",
@@ -524,7 +529,7 @@ macro_rules! impl_kms_objects {
 
             /// Calls `f` on each connector.
             pub fn for_each_connector(&self, mut f: impl FnMut(&Connector<D::Connector>)) {
-                let mut iter = core::mem::MaybeUninit::<bindings::drm_connector_list_iter>::uninit();
+                let mut iter = MaybeUninit::<bindings::drm_connector_list_iter>::uninit();
 
                 // SAFETY: `self.as_raw()` is valid and its connector list initialised (see the
                 // macro's comment); `iter` is initialised by the call.

@@ -18,6 +18,11 @@ use super::{
     },
     format::FORMAT_MOD_INVALID,
     framebuffer::Framebuffer,
+    state::{
+        PlaneKind,
+        State,
+        StateData, //
+    },
     KmsBuilder,
     KmsDriver, //
 };
@@ -231,9 +236,9 @@ impl<T: DriverPlane> Plane<T> {
         update_plane: Some(bindings::drm_atomic_helper_update_plane),
         disable_plane: Some(bindings::drm_atomic_helper_disable_plane),
         destroy: Some(Self::destroy_callback),
-        atomic_create_state: Some(PlaneState::<T>::create_callback),
-        atomic_duplicate_state: Some(PlaneState::<T>::duplicate_callback),
-        atomic_destroy_state: Some(PlaneState::<T>::destroy_callback),
+        atomic_create_state: Some(StateOf::<T>::create_callback),
+        atomic_duplicate_state: Some(StateOf::<T>::duplicate_callback),
+        atomic_destroy_state: Some(StateOf::<T>::destroy_callback),
         ..pin_init::zeroed()
     };
 
@@ -472,7 +477,7 @@ impl<T: DriverPlane> Plane<T> {
             // which the helpers call in sequence (never concurrently), and read by commit
             // callbacks, which run after `prepare_fb` and before `cleanup_fb`. A state is
             // prepared once; should it be prepared again, the previous preparation is released.
-            unsafe { *new.prepared.get() = Some(prepared) };
+            unsafe { *new.prepared_slot().get() = Some(prepared) };
             Ok(0)
         })
     }
@@ -490,7 +495,7 @@ impl<T: DriverPlane> Plane<T> {
         // SAFETY: See `prepare_fb_callback()`: no other access to `prepared` is underway.
         // Taking it out makes the pairing exact: a state that was not prepared (e.g. the
         // initial one), or whose preparation was cleaned up already, has nothing to clean up.
-        let Some(prepared) = (unsafe { (*st.prepared.get()).take() }) else {
+        let Some(prepared) = (unsafe { (*st.prepared_slot().get()).take() }) else {
             return;
         };
 
@@ -623,36 +628,57 @@ impl Rect {
 ///
 /// # Invariants
 ///
-/// - `self.state` is a `struct drm_plane_state` of a `Plane<T>`, initialised by
-///   `__drm_atomic_helper_plane_state_init()` or `__drm_atomic_helper_plane_duplicate_state()`.
-/// - `prepared` is only written by the `prepare_fb` and `cleanup_fb` callbacks of this state.
-/// - `self` was allocated by [`KBox`] in a state callback and is freed by `destroy_callback()`.
-#[repr(C)]
-pub struct PlaneState<T: DriverPlane> {
-    state: Opaque<bindings::drm_plane_state>,
+/// `self.0` is a state of a `Plane<T>` (see [`State`]).
+#[repr(transparent)]
+pub struct PlaneState<T: DriverPlane>(StateOf<T>);
+
+/// The generic state a [`PlaneState`] wraps.
+type StateOf<T> = State<PlaneKind, PlaneData<T>>;
+
+/// What a plane state keeps beside the C state.
+///
+/// # Invariants
+///
+/// `prepared` is only written by the `prepare_fb` and `cleanup_fb` callbacks of its state, and
+/// when the state is destroyed.
+pub(crate) struct PlaneData<T: DriverPlane> {
     prepared: UnsafeCell<Option<T::FbPrepared>>,
     data: T::State,
 }
 
-// SAFETY: The C part is only written by the atomic helpers under their locking and commit
-// ordering rules; `prepared` is `Send` and accessed as described in the type invariants; the
-// driver part is `Send + Sync`.
-unsafe impl<T: DriverPlane> Send for PlaneState<T> {}
+// SAFETY: Shared references only read `prepared` (which commit callbacks read between
+// `prepare_fb` and `cleanup_fb`, never concurrently with them) and the driver data, which is
+// `Sync`.
+unsafe impl<T: DriverPlane> Sync for PlaneData<T> where T::FbPrepared: Sync {}
 
-// SAFETY: Shared references only read the C part and `prepared` (which commit callbacks read
-// between `prepare_fb` and `cleanup_fb`, never concurrently with them).
-unsafe impl<T: DriverPlane> Sync for PlaneState<T> where T::FbPrepared: Sync {}
+impl<T: DriverPlane> StateData for PlaneData<T> {
+    fn first() -> Self {
+        Self {
+            prepared: UnsafeCell::new(None),
+            data: T::State::default(),
+        }
+    }
+
+    /// Not copied: what was prepared belongs to the current state.
+    fn duplicated(current: &Self) -> Self {
+        Self {
+            prepared: UnsafeCell::new(None),
+            data: current.data.clone(),
+        }
+    }
+
+    /// The preparation (if any) is released before the framebuffer reference it may depend on.
+    /// It is only left when the state was prepared but never cleaned up (e.g. the current state
+    /// when the device is released without shutdown).
+    fn release(&mut self) {
+        drop(self.prepared.get_mut().take());
+    }
+}
 
 impl<T: DriverPlane> PlaneState<T> {
     /// Returns the raw `struct drm_plane_state`.
     pub fn as_raw(&self) -> *mut bindings::drm_plane_state {
-        self.state.get()
-    }
-
-    fn container_ptr(state: *mut bindings::drm_plane_state) -> *mut Self {
-        // SAFETY: Only computes an address; the callers guarantee that `state` is the `state`
-        // field of a `PlaneState<T>`.
-        unsafe { crate::container_of!(Opaque::cast_from(state), Self, state) }.cast_mut()
+        self.0.as_raw()
     }
 
     /// # Safety
@@ -660,8 +686,9 @@ impl<T: DriverPlane> PlaneState<T> {
     /// `ptr` must be the C part of a `PlaneState<T>` valid for `'a`, whose driver data is not
     /// mutated during `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_plane_state) -> &'a Self {
-        // SAFETY: By the safety requirements.
-        unsafe { &*Self::container_ptr(ptr.cast_mut()) }
+        // SAFETY: By the safety requirements, which are those of `State::from_raw()`; `Self` is
+        // a transparent wrapper.
+        unsafe { &*ptr::from_ref(StateOf::<T>::from_raw(ptr)).cast::<Self>() }
     }
 
     /// # Safety
@@ -669,8 +696,13 @@ impl<T: DriverPlane> PlaneState<T> {
     /// `ptr` must be the C part of a `PlaneState<T>` valid for `'a`, to which no other reference
     /// exists during `'a`.
     pub(crate) unsafe fn from_raw_mut<'a>(ptr: *mut bindings::drm_plane_state) -> &'a mut Self {
-        // SAFETY: By the safety requirements.
-        unsafe { &mut *Self::container_ptr(ptr) }
+        // SAFETY: As in `from_raw()`.
+        unsafe { &mut *ptr::from_mut(StateOf::<T>::from_raw_mut(ptr)).cast::<Self>() }
+    }
+
+    /// Where `prepare_fb` and `cleanup_fb` keep the preparation.
+    fn prepared_slot(&self) -> &UnsafeCell<Option<T::FbPrepared>> {
+        &self.0.data().prepared
     }
 
     /// Reads a field of the C state.
@@ -709,9 +741,9 @@ impl<T: DriverPlane> PlaneState<T> {
 
     /// Returns what [`DriverPlane::prepare_fb`] prepared for this state, if it was prepared.
     pub fn prepared(&self) -> Option<&T::FbPrepared> {
-        // SAFETY: See the type invariants: no write to `prepared` is underway while a commit
-        // callback holds `&self`.
-        unsafe { (*self.prepared.get()).as_ref() }
+        // SAFETY: See the invariants of `PlaneData`: no write to `prepared` is underway while a
+        // commit callback holds `&self`.
+        unsafe { (*self.prepared_slot().get()).as_ref() }
     }
 
     /// Returns the position and size of the plane on the CRTC (`crtc_x`, `crtc_y`, `crtc_w`,
@@ -841,99 +873,18 @@ impl<T: DriverPlane> PlaneState<T> {
         unsafe { bindings::drm_atomic_helper_damage_merged(old.as_raw(), self.as_raw(), &mut rect) }
             .then(|| Rect::from_raw(rect))
     }
-
-    extern "C" fn create_callback(
-        plane: *mut bindings::drm_plane,
-    ) -> *mut bindings::drm_plane_state {
-        let Ok(new) = KBox::new(
-            Self {
-                state: Opaque::zeroed(),
-                prepared: UnsafeCell::new(None),
-                data: T::State::default(),
-            },
-            GFP_KERNEL,
-        ) else {
-            return ENOMEM.to_ptr();
-        };
-        let new = KBox::into_raw(new);
-
-        // SAFETY: `new` is valid.
-        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
-
-        // SAFETY: `state` is zeroed and `plane` a valid plane of ours (its properties exist).
-        // INVARIANT: The state is initialised and owned by the caller, who destroys it through
-        // `destroy_callback()`.
-        unsafe { bindings::__drm_atomic_helper_plane_state_init(state, plane) };
-        state
-    }
-
-    extern "C" fn duplicate_callback(
-        plane: *mut bindings::drm_plane,
-    ) -> *mut bindings::drm_plane_state {
-        // SAFETY: The helpers duplicate the current state with the plane's lock held.
-        let current = unsafe { (*plane).state };
-        if current.is_null() {
-            return ptr::null_mut();
-        }
-
-        // SAFETY: All states of a `Plane<T>` are `PlaneState<T>`; the current state's driver data
-        // is not mutated any more.
-        let current = unsafe { Self::from_raw(current) };
-
-        // Not copied: what was prepared belongs to the current state.
-        let Ok(new) = KBox::new(
-            Self {
-                state: Opaque::zeroed(),
-                prepared: UnsafeCell::new(None),
-                data: current.data.clone(),
-            },
-            GFP_KERNEL,
-        ) else {
-            return ptr::null_mut();
-        };
-        let new = KBox::into_raw(new);
-
-        // SAFETY: `new` is valid.
-        let state = unsafe { Opaque::cast_into(&raw const (*new).state) };
-
-        // SAFETY: `state` is a fresh state and `plane` has a current state to copy; this takes
-        // a reference on the framebuffer.
-        // INVARIANT: As in `create_callback()`.
-        unsafe { bindings::__drm_atomic_helper_plane_duplicate_state(plane, state) };
-        state
-    }
-
-    extern "C" fn destroy_callback(
-        _plane: *mut bindings::drm_plane,
-        state: *mut bindings::drm_plane_state,
-    ) {
-        let this = Self::container_ptr(state);
-
-        // The preparation (if any) is released before the framebuffer reference it may depend
-        // on. It is only left when the state was prepared but never cleaned up (e.g. the current
-        // state when the device is released without shutdown).
-        //
-        // SAFETY: `state` is a state of ours that nothing refers to any more.
-        drop(unsafe { (*(*this).prepared.get()).take() });
-
-        // SAFETY: As above; drops the framebuffer reference, fence and damage blob.
-        unsafe { bindings::__drm_atomic_helper_plane_destroy_state(state) };
-
-        // SAFETY: `this` was allocated by `create_callback()` or `duplicate_callback()`.
-        drop(unsafe { KBox::from_raw(this) });
-    }
 }
 
 impl<T: DriverPlane> Deref for PlaneState<T> {
     type Target = T::State;
 
     fn deref(&self) -> &T::State {
-        &self.data
+        &self.0.data().data
     }
 }
 
 impl<T: DriverPlane> DerefMut for PlaneState<T> {
     fn deref_mut(&mut self) -> &mut T::State {
-        &mut self.data
+        &mut self.0.data_mut().data
     }
 }

@@ -18,6 +18,7 @@ mod atomic_states {
     use crate::{
         bindings,
         device::DeviceContext,
+        devres::Devres,
         drm::{
             self,
             gem::shmem,
@@ -43,7 +44,6 @@ mod atomic_states {
                 VblankSupport, //
             },
         },
-        devres::Devres,
         error::to_result,
         faux,
         prelude::*,
