@@ -5,13 +5,14 @@
 //!
 //! The state of a Rust KMS object is a [`State<K, D>`]: the C state of kind `K` ([`StateKind`])
 //! followed by Rust data `D` ([`StateData`]). The public state types ([`super::CrtcState`],
-//! [`super::PlaneState`], [`super::ConnectorState`]) wrap it, and the objects' `atomic_create_state`,
-//! `atomic_duplicate_state` and `atomic_destroy_state` callbacks are its
+//! [`super::PlaneState`], [`super::ConnectorState`]) wrap it, and the objects'
+//! `atomic_create_state`, `atomic_duplicate_state` and `atomic_destroy_state` callbacks are its
 //! [`create_callback`](State::create_callback), [`duplicate_callback`](State::duplicate_callback)
 //! and [`destroy_callback`](State::destroy_callback), monomorphised per object type. What a kind
 //! keeps beside the driver's data (a plane's framebuffer preparation) is part of its `D`.
 //!
-//! C header: [`include/drm/drm_atomic_state_helper.h`](srctree/include/drm/drm_atomic_state_helper.h)
+//! C header:
+//! [`include/drm/drm_atomic_state_helper.h`](srctree/include/drm/drm_atomic_state_helper.h)
 
 use crate::{
     bindings,
@@ -64,7 +65,10 @@ pub(crate) unsafe trait StateKind: 'static {
 }
 
 macro_rules! state_kind {
-    ($(#[$doc:meta])* $kind:ident, $object:ident, $raw:ident, $init:ident, $dup:ident, $destroy:ident) => {
+    (
+        $(#[$doc:meta])*
+        $kind:ident, $object:ident, $raw:ident, $init:ident, $dup:ident, $destroy:ident
+    ) => {
         $(#[$doc])*
         pub(crate) enum $kind {}
 
