@@ -484,6 +484,8 @@ def build_cmd(args, out, view, qmp_path, vnc_path):
     gpu = f"{args.device},id=gpu0,max_outputs={args.max_outputs}"
     gpu += f",blob={'true' if args.blob else 'false'}"
     gpu += f",xres={args.xres},yres={args.yres}"
+    if args.access_platform:
+        gpu += ",iommu_platform=on"
     # The root is read-only and does not change during a run, so the guest
     # may cache it: with cache=loose, programs start several times faster
     # under TCG than with 9p's default (no cache: every page is a request).
@@ -794,6 +796,10 @@ def parse_args(argv):
     p.add_argument("--device", default="virtio-vga",
                    choices=["virtio-vga", "virtio-gpu-pci"])
     p.add_argument("--max-outputs", type=int, default=1)
+    p.add_argument("--access-platform", action="store_true",
+                   help="offer VIRTIO_F_ACCESS_PLATFORM (iommu_platform=on): the guest "
+                        "driver must use the DMA API (with --append swiotlb=force, through "
+                        "bounce buffers)")
     p.add_argument("--blob", default="false", choices=["true", "false"],
                    help="blob resources (needs the udmabuf stand-in)")
     p.add_argument("--xres", type=int, default=1024)

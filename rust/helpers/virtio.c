@@ -2,6 +2,7 @@
 
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <xen/xen.h>
 
 __rust_helper bool rust_helper_virtio_test_feature(const struct virtio_device *vdev,
 						   unsigned int fbit)
@@ -92,4 +93,10 @@ __rust_helper void rust_helper_virtio_device_lock(struct virtio_device *vdev)
 __rust_helper void rust_helper_virtio_device_unlock(struct virtio_device *vdev)
 {
 	device_unlock(&vdev->dev);
+}
+
+__rust_helper bool rust_helper_virtio_uses_dma_api(const struct virtio_device *vdev)
+{
+	/* The rule of the virtio ring (vring_use_dma_api()). */
+	return !virtio_has_dma_quirk(vdev) || xen_domain();
 }

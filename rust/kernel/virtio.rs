@@ -639,6 +639,18 @@ impl Device<device::Bound> {
         unsafe { bindings::virtio_test_feature(self.as_raw(), bit) }
     }
 
+    /// Returns whether addresses given to the device are DMA addresses (mapped for
+    /// [`Self::dma_device`] through the DMA API), as opposed to guest physical addresses.
+    ///
+    /// Legacy devices without [`features::ACCESS_PLATFORM`] bypass the platform's DMA
+    /// translation (outside Xen guests), as the virtio ring does for its own buffers: give
+    /// them the physical addresses of a buffer's pages, and skip DMA syncs. With the DMA API,
+    /// map buffers for the DMA device and sync them before the device reads them.
+    pub fn uses_dma_api(&self) -> bool {
+        // SAFETY: By the type invariant `self.as_raw()` is valid.
+        unsafe { bindings::virtio_uses_dma_api(self.as_raw()) }
+    }
+
     /// Returns the device that performs DMA for this virtio device: its transport's parent (for
     /// virtio-pci, the PCI device). Use it to map memory that the device accesses, e.g. imported
     /// dma-bufs.

@@ -8,7 +8,10 @@ use crate::{
         VirtioDrmDevice,
         VirtioGpuDrm, //
     },
-    gem::Object,
+    gem::{
+        self,
+        Object, //
+    },
     protocol::{
         format as virtio_format,
         BlobLayout,
@@ -26,6 +29,10 @@ use crate::{
     },
 };
 use kernel::{
+    device::{
+        self,
+        Bound, //
+    },
     drm::{
         self,
         kms::{
@@ -144,7 +151,7 @@ impl kms::DriverCrtc for Output {
         _old: &CrtcState<Self>,
         commit: &AtomicCommit<'_, VirtioGpuDrm>,
     ) {
-        with_queue(commit.device(), |queue| {
+        with_queue(commit.device(), |queue, _| {
             let _ = queue.send(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
         });
     }
@@ -158,7 +165,7 @@ impl kms::DriverCrtc for Output {
     ) {
         let mode = state.mode();
         let size = Rect::new(0, 0, mode.hdisplay().into(), mode.vdisplay().into());
-        with_queue(dev, |queue| {
+        with_queue(dev, |queue, _| {
             let _ = queue.send(&SetScanout::new(crtc.scanout, 0, size));
         });
     }
@@ -177,9 +184,13 @@ impl kms::DriverCrtc for Output {
 
 /// Runs `f` with the control queue while the device is bound; afterwards there is no host to
 /// tell anything.
-fn with_queue(dev: &VirtioDrmDevice<drm::Ioctl>, f: impl FnOnce(&CommandQueue)) {
+fn with_queue(
+    dev: &VirtioDrmDevice<drm::Ioctl>,
+    f: impl FnOnce(&CommandQueue, &device::Device<Bound>),
+) {
     if let Some(guard) = dev.registration_guard() {
-        guard.registration_data_with(|bound| f(&bound.queue));
+        let bound_dev = guard.bound_device();
+        guard.registration_data_with(|bound| f(&bound.queue, bound_dev));
     }
 }
 
@@ -223,9 +234,9 @@ impl kms::DriverPlane for OutputPlane {
         let Some(output) = old.crtc().or(new.crtc()) else {
             return;
         };
-        with_queue(commit.device(), |queue| match plane.plane_type() {
-            PlaneType::Cursor => update_cursor(queue, output, new, old),
-            _ => update_primary(queue, output, new, old, commit),
+        with_queue(commit.device(), |queue, dev| match plane.plane_type() {
+            PlaneType::Cursor => update_cursor(queue, dev, output, new, old),
+            _ => update_primary(queue, dev, output, new, old, commit),
         });
     }
 }
@@ -267,6 +278,7 @@ fn src_pixels(state: &PlaneState<OutputPlane>) -> Rect {
 
 fn update_primary(
     queue: &CommandQueue,
+    dev: &device::Device<Bound>,
     output: &Crtc<Output>,
     new: &PlaneState<OutputPlane>,
     old: &PlaneState<OutputPlane>,
@@ -294,6 +306,7 @@ fn update_primary(
     let id = obj.resource_id();
 
     if obj.dumb() {
+        gem::sync_for_transfer(obj, dev);
         // The commands of an update go to the device together, with the flush below.
         let _ = queue.queue(&TransferToHost2d::new(id, r, offset));
     }
@@ -353,6 +366,7 @@ const FLUSH_WAIT: Delta = Delta::from_millis(50);
 
 fn update_cursor(
     queue: &CommandQueue,
+    dev: &device::Device<Bound>,
     output: &Crtc<Output>,
     new: &PlaneState<OutputPlane>,
     old: &PlaneState<OutputPlane>,
@@ -371,6 +385,7 @@ fn update_cursor(
     let (id, hotspot) = match fb_object(new) {
         Some(obj) => {
             if obj.dumb() {
+                gem::sync_for_transfer(obj, dev);
                 let dst = new.crtc_rect();
                 // The whole image, from the start of the buffer.
                 let image = transfer_region((0, 0, dst.width(), dst.height()), 0, 0);

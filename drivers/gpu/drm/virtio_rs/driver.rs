@@ -127,10 +127,15 @@ impl VirtioGpu {
         }
         dev_info!(
             dev,
-            "features: {}edid {}resource_blob {}blob_alignment\n",
+            "features: {}edid {}resource_blob {}blob_alignment, {} addresses\n",
             feature_sign(vdev, features::EDID),
             feature_sign(vdev, features::RESOURCE_BLOB),
-            feature_sign(vdev, features::BLOB_ALIGNMENT)
+            feature_sign(vdev, features::BLOB_ALIGNMENT),
+            if vdev.uses_dma_api() {
+                "DMA"
+            } else {
+                "physical"
+            }
         );
 
         // The DRM device hangs off the transport (the PCI function), like the C driver's, so
@@ -150,6 +155,7 @@ impl VirtioGpu {
                 num_scanouts: u32::try_from(count).map_err(|_| EINVAL)?,
                 blob: vdev.has_feature(features::RESOURCE_BLOB),
                 has_edid,
+                dma_api: vdev.uses_dma_api(),
                 scanouts <- new_mutex!(scanouts),
             }),
         )?;

@@ -53,6 +53,8 @@ pub(crate) struct DrmData {
     pub(crate) blob: bool,
     /// Whether the device offers EDIDs (and the connectors have an EDID property).
     pub(crate) has_edid: bool,
+    /// Whether the device takes DMA addresses (else guest physical ones) and needs DMA syncs.
+    pub(crate) dma_api: bool,
     /// Lock order: taken by the connector probes with `mode_config.mutex` held, so it must
     /// never be held across a hotplug event (which probes); the config-change work replaces
     /// the list and releases it before sending one.

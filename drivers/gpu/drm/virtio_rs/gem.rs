@@ -194,14 +194,40 @@ impl VirtioObject {
 }
 
 /// The guest memory of `obj` as the device sees it; `dev` is the device the driver is bound to.
+///
+/// As the virtio ring: DMA addresses of the mapped table with the DMA API, else the physical
+/// addresses of its pages.
 fn mem_entries(obj: &Object, dev: &device::Device<Bound>) -> Result<KVec<MemEntry>> {
     let sgt = obj.sg_table(dev)?;
     let mut entries = KVec::new();
-    for sg in sgt.iter() {
-        let len = u32::try_from(sg.dma_len()).map_err(|_| EINVAL)?;
-        entries.push(MemEntry::new(sg.dma_address(), len), GFP_KERNEL)?;
+    if obj.dev().dma_api {
+        for sg in sgt.iter() {
+            let len = u32::try_from(sg.dma_len()).map_err(|_| EINVAL)?;
+            entries.push(MemEntry::new(sg.dma_address(), len), GFP_KERNEL)?;
+        }
+    } else {
+        for sg in sgt.iter_cpu() {
+            entries.push(MemEntry::new(sg.phys_address(), sg.length()), GFP_KERNEL)?;
+        }
     }
     Ok(entries)
+}
+
+/// Makes what the CPU wrote to `obj` visible to the device before a transfer reads it (with
+/// the DMA API: through an IOMMU, bounce buffers or encrypted memory the device would otherwise
+/// read stale data). `dev` is the device the driver is bound to.
+pub(crate) fn sync_for_transfer(obj: &Object, dev: &device::Device<Bound>) {
+    if !obj.dev().dma_api {
+        return;
+    }
+    if let Err(e) = obj.sync_for_device(dev) {
+        dev_err!(
+            dev,
+            "cannot sync resource {} for the device: {:?}\n",
+            obj.resource_id(),
+            e
+        );
+    }
 }
 
 /// Creates a dumb buffer of `width` x `height` XRGB8888 pixels in `size` bytes and its host
