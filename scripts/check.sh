@@ -3,7 +3,7 @@
 #
 # The test suite (run after scripts/build.sh, which also enforces clippy with
 # warnings as errors). With no argument: every group. Groups: shim, rustfmt,
-# checkpatch, kunit, e2e, sanitizer (builds the sanitizer kernel first).
+# layers, checkpatch, kunit, e2e, sanitizer (builds the sanitizer kernel first).
 # Ends with 'N passed, M failed'.
 #
 # checkpatch ignores FILE_PATH_CHANGES only: the series adds files in several
@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 cache_lock
 
-groups=${*:-shim rustfmt checkpatch kunit e2e sanitizer}
+groups=${*:-shim rustfmt layers checkpatch kunit e2e sanitizer}
 passed=0
 failed=0
 failures=()
@@ -54,6 +54,9 @@ for g in $groups; do
 	rustfmt)
 		run rustfmtcheck "$TOP/scripts/inroot.sh" make -s -C /cache/tree O=/cache/build \
 			LLVM=1 rustfmtcheck ;;
+	layers)
+		# The driver's modules use only those below them (no cycle).
+		run layers python3 "$TOP/tests/module_graph.py" "$TOP/drivers/gpu/drm/virtio_rs" ;;
 	checkpatch)
 		"$TOP/scripts/series.sh"
 		run checkpatch "$TOP/scripts/inroot.sh" sh -c \

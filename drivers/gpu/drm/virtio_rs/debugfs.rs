@@ -2,9 +2,9 @@
 
 //! debugfs: `/sys/kernel/debug/virtio_rs-<pci device>/{features,resources,fences}`.
 
-use crate::{
-    gem::Resources,
-    queue::CommandQueue, //
+use crate::gem::{
+    Queue,
+    Resources, //
 };
 use core::fmt;
 use kernel::{
@@ -55,7 +55,7 @@ fn write_resources(resources: &Arc<Resources>, f: &mut fmt::Formatter<'_>) -> fm
     resources.write(f)
 }
 
-fn write_fences(queue: &Arc<CommandQueue>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn write_fences(queue: &Arc<Queue>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let (emitted, signalled) = queue.fence_ids();
     writeln!(f, "fence {signalled} {emitted}")
 }
@@ -67,7 +67,7 @@ struct Files {
     #[pin]
     resources: File<Arc<Resources>>,
     #[pin]
-    fences: File<Arc<CommandQueue>>,
+    fences: File<Arc<Queue>>,
 }
 
 /// The debugfs directory of one device and its files; removed when dropped.
@@ -81,7 +81,7 @@ impl DebugFs {
         device_name: &CStr,
         features: Features,
         resources: Arc<Resources>,
-        queue: Arc<CommandQueue>,
+        queue: Arc<Queue>,
     ) -> Result<Self> {
         let name = CString::try_from_fmt(fmt!("virtio_rs-{}", device_name))?;
         let dir = Dir::new(&name);

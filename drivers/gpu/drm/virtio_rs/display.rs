@@ -4,13 +4,14 @@
 //! a virtual connector.
 
 use crate::{
-    drm::{
-        VirtioDrmDevice,
-        VirtioGpuDrm, //
-    },
     gem::{
         self,
-        Object, //
+        Object,
+        Queue, //
+    },
+    gpu::{
+        VirtioDrmDevice,
+        VirtioGpuDrm, //
     },
     protocol::{
         format as virtio_format,
@@ -22,7 +23,6 @@ use crate::{
         TransferToHost2d,
         UpdateCursor, //
     },
-    queue::CommandQueue,
     timings::{
         self,
         Timings, //
@@ -184,10 +184,7 @@ impl kms::DriverCrtc for Output {
 
 /// Runs `f` with the control queue while the device is bound; afterwards there is no host to
 /// tell anything.
-fn with_queue(
-    dev: &VirtioDrmDevice<drm::Ioctl>,
-    f: impl FnOnce(&CommandQueue, &device::Device<Bound>),
-) {
+fn with_queue(dev: &VirtioDrmDevice<drm::Ioctl>, f: impl FnOnce(&Queue, &device::Device<Bound>)) {
     if let Some(guard) = dev.registration_guard() {
         let bound_dev = guard.bound_device();
         guard.registration_data_with(|bound| f(&bound.queue, bound_dev));
@@ -277,7 +274,7 @@ fn src_pixels(state: &PlaneState<OutputPlane>) -> Rect {
 }
 
 fn update_primary(
-    queue: &CommandQueue,
+    queue: &Queue,
     dev: &device::Device<Bound>,
     output: &Crtc<Output>,
     new: &PlaneState<OutputPlane>,
@@ -365,7 +362,7 @@ const CURSOR_WAIT: Delta = Delta::from_secs(1);
 const FLUSH_WAIT: Delta = Delta::from_millis(50);
 
 fn update_cursor(
-    queue: &CommandQueue,
+    queue: &Queue,
     dev: &device::Device<Bound>,
     output: &Crtc<Output>,
     new: &PlaneState<OutputPlane>,

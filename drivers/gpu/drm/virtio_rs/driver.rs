@@ -9,16 +9,17 @@ use crate::{
         Features, //
     },
     display,
-    drm::{
-        BoundData,
+    drm::BoundData,
+    gem::{
+        Queue,
+        ResourceIds,
+        Resources, //
+    },
+    gpu::{
         DrmData,
         ScanoutInfo,
         VirtioDrmDevice,
         VirtioGpuDrm, //
-    },
-    gem::{
-        ResourceIds,
-        Resources, //
     },
     protocol::{
         self,
@@ -26,7 +27,6 @@ use crate::{
         features,
         DisplayOne, //
     },
-    queue::CommandQueue,
 };
 use kernel::{
     device::{
@@ -60,7 +60,7 @@ pub(crate) struct VirtioGpu {
     reg: Devres<kdrm::Registration<'static, VirtioGpuDrm>>,
     drm: ARef<VirtioDrmDevice>,
     /// Owns the virtqueues for as long as the device is bound.
-    queue: Arc<CommandQueue>,
+    queue: Arc<Queue>,
     _debugfs: DebugFs,
 }
 
@@ -146,7 +146,7 @@ impl VirtioGpu {
 
         let count = num_scanouts(vdev)?;
         let has_edid = vdev.has_feature(features::EDID);
-        let queue = Arc::new(CommandQueue::new(vdev)?, GFP_KERNEL)?;
+        let queue = Arc::new(Queue::new(vdev)?, GFP_KERNEL)?;
         let scanouts = query_scanouts(vdev, &queue, count, has_edid)?;
 
         let drm = kdrm::UnregisteredDevice::<VirtioGpuDrm>::new(
@@ -245,7 +245,7 @@ impl VirtioGpu {
 /// Asks the device for its display configuration and EDIDs; logs one line per scanout.
 fn query_scanouts(
     vdev: &virtio::Device<Bound>,
-    queue: &CommandQueue,
+    queue: &Queue,
     count: usize,
     has_edid: bool,
 ) -> Result<KVec<ScanoutInfo>> {
@@ -304,7 +304,7 @@ fn report_scanout(
 
 /// Reads the EDID of scanout `index`: the blocks its base block announces, or `None` if the
 /// device has none for it.
-fn read_edid(queue: &CommandQueue, index: usize) -> Result<Option<KVec<u8>>> {
+fn read_edid(queue: &Queue, index: usize) -> Result<Option<KVec<u8>>> {
     let scanout = u32::try_from(index).map_err(|_| EINVAL)?;
     let resp = queue.call(&protocol::GetEdid::new(scanout))?;
     let blob = resp.edid()?;

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The DRM device: driver identity, what it keeps of the scanouts, dumb buffers.
+//! The DRM driver: its identity, memory manager and dumb buffers, and the data of a bound
+//! device.
 
 use crate::{
     gem::{
         self,
+        Queue,
         ResourceIds,
         Resources,
         VirtioObject, //
     },
-    queue::CommandQueue,
+    gpu::{
+        DrmData,
+        VirtioDrmDevice,
+        VirtioGpuDrm, //
+    },
 };
 use kernel::{
     device::DeviceContext,
@@ -20,52 +26,17 @@ use kernel::{
             BaseObject,
             DumbCreateArgs, //
         },
-        kms::Edid,
     },
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    sync::{
-        Arc,
-        Mutex, //
-    },
+    sync::Arc,
 };
-
-pub(crate) struct VirtioGpuDrm;
-
-/// The DRM device of a virtio-gpu device.
-pub(crate) type VirtioDrmDevice<Ctx = drm::Normal> = drm::Device<VirtioGpuDrm, Ctx>;
-
-/// What the device reported of one scanout (GET_DISPLAY_INFO, GET_EDID).
-#[derive(Default)]
-pub(crate) struct ScanoutInfo {
-    pub(crate) enabled: bool,
-    pub(crate) width: u32,
-    pub(crate) height: u32,
-    pub(crate) edid: Option<Edid>,
-}
-
-/// Data of the DRM device, which may outlive the binding.
-#[pin_data]
-pub(crate) struct DrmData {
-    pub(crate) num_scanouts: u32,
-    /// Whether dumb buffers are guest blobs (the device offers blob resources).
-    pub(crate) blob: bool,
-    /// Whether the device offers EDIDs (and the connectors have an EDID property).
-    pub(crate) has_edid: bool,
-    /// Whether the device takes DMA addresses (else guest physical ones) and needs DMA syncs.
-    pub(crate) dma_api: bool,
-    /// Lock order: taken by the connector probes with `mode_config.mutex` held, so it must
-    /// never be held across a hotplug event (which probes); the config-change work replaces
-    /// the list and releases it before sending one.
-    #[pin]
-    pub(crate) scanouts: Mutex<KVec<ScanoutInfo>>,
-}
 
 /// Data only valid while the virtio device is bound.
 #[pin_data]
 pub(crate) struct BoundData {
-    pub(crate) queue: Arc<CommandQueue>,
+    pub(crate) queue: Arc<Queue>,
     pub(crate) resources: Arc<Resources>,
     #[pin]
     pub(crate) ids: ResourceIds,
@@ -116,7 +87,17 @@ impl drm::Driver for VirtioGpuDrm {
         args.compute_size(dev, 0, PAGE_SIZE)?;
         let guard = dev.registration_guard().ok_or(ENODEV)?;
         let obj = guard.registration_data_with(|bound| {
-            gem::create_dumb(&guard, bound, args.width(), args.height(), args.size())
+            gem::create_dumb(
+                &guard,
+                gem::DumbTarget {
+                    queue: &bound.queue,
+                    resources: &bound.resources,
+                    ids: &bound.ids,
+                },
+                args.width(),
+                args.height(),
+                args.size(),
+            )
         })?;
         args.set_handle(obj.create_handle(file)?);
         Ok(())

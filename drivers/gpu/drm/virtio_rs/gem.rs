@@ -3,8 +3,7 @@
 //! Buffer objects: shmem GEM objects backing host resources.
 
 use crate::{
-    drm::{
-        BoundData,
+    gpu::{
         VirtioDrmDevice,
         VirtioGpuDrm, //
     },
@@ -16,7 +15,10 @@ use crate::{
         ResourceCreateBlob,
         ResourceUnref, //
     },
-    queue::CommandQueue,
+    queue::{
+        CommandQueue,
+        Hold, //
+    },
 };
 use kernel::{
     device::{
@@ -48,6 +50,22 @@ use kernel::{
 
 /// A buffer object of this driver.
 pub(crate) type Object = shmem::Object<VirtioObject>;
+
+/// The command queue of a device: its requests keep released objects until the host let go.
+pub(crate) type Queue = CommandQueue<Released<VirtioObject>>;
+
+impl Hold for Released<VirtioObject> {
+    fn resource_id(&self) -> u32 {
+        self.resource_id
+    }
+}
+
+/// Where a dumb buffer's host resource is made and accounted for.
+pub(crate) struct DumbTarget<'a> {
+    pub(crate) queue: &'a Arc<Queue>,
+    pub(crate) resources: &'a Arc<Resources>,
+    pub(crate) ids: &'a ResourceIds,
+}
 
 /// Hands out host resource ids; 0 means "no resource" on the wire.
 ///
@@ -134,7 +152,7 @@ pub(crate) struct VirtioObject {
     dumb: bool,
     /// The resource is a blob: shown with SET_SCANOUT_BLOB.
     blob: bool,
-    queue: Arc<CommandQueue>,
+    queue: Arc<Queue>,
     resources: Arc<Resources>,
 }
 
@@ -143,7 +161,7 @@ pub(crate) struct ObjectArgs {
     resource_id: u32,
     dumb: bool,
     blob: bool,
-    queue: Arc<CommandQueue>,
+    queue: Arc<Queue>,
     resources: Arc<Resources>,
 }
 
@@ -234,7 +252,7 @@ pub(crate) fn sync_for_transfer(obj: &Object, dev: &device::Device<Bound>) {
 /// resource: a guest blob when the device offers blobs, else a 2D resource with its backing.
 pub(crate) fn create_dumb(
     drm: &VirtioDrmDevice<drm::Registered>,
-    bound: &BoundData,
+    bound: DumbTarget<'_>,
     width: u32,
     height: u32,
     size: u64,

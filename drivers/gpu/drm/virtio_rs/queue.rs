@@ -7,19 +7,14 @@
 //! is full), and waits until the dequeue work, which runs after the queue interrupt, hands the
 //! response back. Error responses become kernel errors.
 
-use crate::{
-    gem::VirtioObject,
-    protocol::{
-        self,
-        Command,
-        CtrlHdr,
-        UpdateCursor, //
-    },
+use crate::protocol::{
+    self,
+    Command,
+    CtrlHdr,
+    UpdateCursor, //
 };
 use kernel::{
-    device,
-    drm::gem::Released,
-    new_condvar, new_mutex, new_spinlock,
+    device, new_condvar, new_mutex, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
@@ -99,8 +94,15 @@ struct Reply {
     response: SpinLock<Option<(KVec<u8>, usize)>>,
 }
 
+/// What a command keeps until the device answered it: e.g. an object whose memory the command
+/// makes the device let go of.
+pub(crate) trait Hold: Send + 'static {
+    /// The host resource it belongs to, for log lines.
+    fn resource_id(&self) -> u32;
+}
+
 /// A command on its way through a queue.
-pub(crate) struct Request {
+pub(crate) struct Request<H: Hold> {
     command: KVec<u8>,
     /// Data following the command, e.g. the memory entries of a resource.
     payload: KVec<u8>,
@@ -109,12 +111,12 @@ pub(crate) struct Request {
     /// Ask the device to signal a fence once the command completed.
     fenced: bool,
     /// An object whose memory the device may use until it answered this command.
-    hold: Option<Released<VirtioObject>>,
+    hold: Option<H>,
     /// Notify the device once the command is queued (else a later command does).
     notify: bool,
 }
 
-impl virtio::Buffer for Request {
+impl<H: Hold> virtio::Buffer for Request<H> {
     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
         segments.readable_slice(&self.command)?;
         segments.readable_slice(&self.payload)?;
@@ -122,9 +124,9 @@ impl virtio::Buffer for Request {
     }
 }
 
-impl Request {
+impl<H: Hold> Request<H> {
     /// Called by the dequeue work: the device wrote `len` bytes of the response.
-    fn complete(self, len: u32, dequeue: &Dequeue) {
+    fn complete(self, len: u32, dequeue: &Dequeue<H>) {
         // A device cannot have written more than the buffer holds.
         let len = usize::try_from(len).map_or(self.response.len(), |l| l.min(self.response.len()));
         if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(&self.response[..len]) {
@@ -227,17 +229,26 @@ impl QueueEvents {
 /// # Invariants
 ///
 /// Unless `revoked`, `held` has room for `live` more objects, so parking never allocates.
-#[derive(Default)]
-struct Parking {
-    held: KVec<Released<VirtioObject>>,
+struct Parking<H> {
+    held: KVec<H>,
     /// Objects with a host resource that were not released through the device yet.
     live: usize,
     revoked: bool,
 }
 
+impl<H> Default for Parking<H> {
+    fn default() -> Self {
+        Self {
+            held: KVec::new(),
+            live: 0,
+            revoked: false,
+        }
+    }
+}
+
 /// The state shared by the submitters and the dequeue work.
 #[pin_data]
-struct Events {
+struct Events<H> {
     #[pin]
     control: QueueEvents,
     #[pin]
@@ -249,10 +260,10 @@ struct Events {
     #[pin]
     fence_order: Mutex<()>,
     #[pin]
-    parking: Mutex<Parking>,
+    parking: Mutex<Parking<H>>,
 }
 
-impl Events {
+impl<H> Events<H> {
     /// The control queue was revoked: frees the parked objects.
     fn unpark_all(&self) {
         let held = {
@@ -274,14 +285,14 @@ impl Events {
 }
 
 /// The handler of the queue interrupts: completes the requests the device used.
-pub(crate) struct Dequeue {
-    events: Arc<Events>,
+pub(crate) struct Dequeue<H: Hold> {
+    events: Arc<Events<H>>,
     dev: ARef<device::Device>,
     /// Error responses to commands nobody waited for, for rate limiting their log lines.
     errors: Atomic<u64>,
 }
 
-impl Dequeue {
+impl<H: Hold> Dequeue<H> {
     /// Logs an error response to a command sent with [`CommandQueue::send`]: the first ones, then
     /// every thousandth, so that a misbehaving host cannot flood the log.
     fn check_unwaited(&self, command: &[u8], response: &[u8]) {
@@ -306,8 +317,8 @@ impl Dequeue {
     }
 }
 
-impl virtio::QueueHandler<Request> for Dequeue {
-    fn queue_done(&self, queue: &Virtqueue<Request>) {
+impl<H: Hold> virtio::QueueHandler<Request<H>> for Dequeue<H> {
+    fn queue_done(&self, queue: &Virtqueue<Request<H>>) {
         let mut used = false;
         // `get_buf` releases the queue lock before it returns: completing (and dropping) a
         // request runs without it.
@@ -320,7 +331,7 @@ impl virtio::QueueHandler<Request> for Dequeue {
         }
     }
 
-    fn queue_revoked(&self, queue: &Virtqueue<Request>) {
+    fn queue_revoked(&self, queue: &Virtqueue<Request<H>>) {
         if queue.index() == CONTROL {
             self.events.unpark_all();
         }
@@ -329,13 +340,13 @@ impl virtio::QueueHandler<Request> for Dequeue {
 }
 
 /// The driver's side of the control queue.
-pub(crate) struct CommandQueue {
+pub(crate) struct CommandQueue<H: Hold> {
     dev: ARef<device::Device>,
-    queues: Arc<virtio::Queues<Request, Dequeue>>,
-    events: Arc<Events>,
+    queues: Arc<virtio::Queues<Request<H>, Dequeue<H>>>,
+    events: Arc<Events<H>>,
 }
 
-impl CommandQueue {
+impl<H: Hold> CommandQueue<H> {
     /// Creates the control and cursor queues of `dev` and makes the device ready.
     pub(crate) fn new(dev: &virtio::Device<device::Core<'_>>) -> Result<Self> {
         let events = Arc::pin_init(
@@ -368,7 +379,7 @@ impl CommandQueue {
 
     /// Adds `request` to queue `index`, waiting until `deadline` while the ring is full.
     /// Returns the id of its fence if it asked for one (else 0).
-    fn submit(&self, index: usize, request: KBox<Request>, deadline: Deadline) -> Result<u64> {
+    fn submit(&self, index: usize, request: KBox<Request<H>>, deadline: Deadline) -> Result<u64> {
         self.try_submit(index, request, deadline)
             .map_err(|(e, _)| e)
     }
@@ -377,9 +388,9 @@ impl CommandQueue {
     fn try_submit(
         &self,
         index: usize,
-        mut request: KBox<Request>,
+        mut request: KBox<Request<H>>,
         deadline: Deadline,
-    ) -> core::result::Result<u64, (Error, KBox<Request>)> {
+    ) -> core::result::Result<u64, (Error, KBox<Request<H>>)> {
         let Some(queue) = self.queues.get(index) else {
             return Err((ENODEV, request));
         };
@@ -422,10 +433,10 @@ impl CommandQueue {
     /// Adds `request`, with `fence` as its fence id if it is fenced, to `queue`, and notifies
     /// the device if the request asks for it.
     fn add(
-        queue: &Virtqueue<Request>,
-        mut request: KBox<Request>,
+        queue: &Virtqueue<Request<H>>,
+        mut request: KBox<Request<H>>,
         fence: u64,
-    ) -> core::result::Result<(), virtio::AddError<Request>> {
+    ) -> core::result::Result<(), virtio::AddError<Request<H>>> {
         if request.fenced {
             if let Err(error) = CtrlHdr::set_fence_in(&mut request.command, fence) {
                 return Err(virtio::AddError {
@@ -543,11 +554,7 @@ impl CommandQueue {
     /// If the command cannot be sent, the device may still use the memory: the object is
     /// parked, never freed under the device's feet, and freed when the queue is revoked (the
     /// device was reset and let go of everything).
-    pub(crate) fn send_releasing<C: Command>(
-        &self,
-        command: &C,
-        object: Released<VirtioObject>,
-    ) -> Result {
+    pub(crate) fn send_releasing<C: Command>(&self, command: &C, object: H) -> Result {
         let mut request = match Self::request::<C, u8>(command, &[], false) {
             Ok(request) => request,
             Err(e) => {
@@ -586,7 +593,7 @@ impl CommandQueue {
     }
 
     /// Keeps `object`, whose release could not be sent (`error`), until the queue is revoked.
-    fn park(&self, object: Released<VirtioObject>, error: Error) {
+    fn park(&self, object: H, error: Error) {
         let mut parking = self.events.parking.lock();
         parking.live = parking.live.saturating_sub(1);
         if parking.revoked {
@@ -629,7 +636,7 @@ impl CommandQueue {
         command: &C,
         payload: &[P],
         fenced: bool,
-    ) -> Result<KBox<Request>> {
+    ) -> Result<KBox<Request<H>>> {
         let mut response = KVec::new();
         response.resize(core::mem::size_of::<C::Response>(), 0u8, GFP_KERNEL)?;
         Ok(KBox::new(

@@ -7,6 +7,7 @@ mod display;
 mod driver;
 mod drm;
 mod gem;
+mod gpu;
 mod protocol;
 mod queue;
 mod timings;
