@@ -22,8 +22,6 @@ use zerocopy_derive::{
 
 /// Feature bits of a virtio-gpu device (`VIRTIO_GPU_F_*`).
 pub(crate) mod features {
-    /// 3D rendering through virgl; never negotiated by this display driver.
-    pub(crate) const VIRGL: u32 = 0;
     /// The device reports EDID blobs (`GET_EDID`).
     pub(crate) const EDID: u32 = 1;
     /// Blob resources (`RESOURCE_CREATE_BLOB`, `SET_SCANOUT_BLOB`).
@@ -623,28 +621,21 @@ impl CursorPos {
 
 /// Pixel formats of 2D resources (`enum virtio_gpu_formats`).
 pub(crate) mod format {
-    /// A DRM fourcc code (`fourcc_code()` of `drm_fourcc.h`).
-    pub(crate) const fn fourcc(code: &[u8; 4]) -> u32 {
-        u32::from_le_bytes(*code)
-    }
-
-    /// `DRM_FORMAT_XRGB8888`.
-    pub(crate) const DRM_XRGB8888: u32 = fourcc(b"XR24");
-    /// `DRM_FORMAT_ARGB8888`.
-    pub(crate) const DRM_ARGB8888: u32 = fourcc(b"AR24");
-    /// `DRM_FORMAT_BGRX8888`.
-    pub(crate) const DRM_BGRX8888: u32 = fourcc(b"BX24");
-    /// `DRM_FORMAT_BGRA8888`.
-    pub(crate) const DRM_BGRA8888: u32 = fourcc(b"BA24");
+    use kernel::drm::kms::format::{
+        ARGB8888,
+        BGRA8888,
+        BGRX8888,
+        XRGB8888, //
+    };
 
     /// The virtio format of the DRM format `drm` on a little-endian guest, or `None` if the
     /// device has none.
     pub(crate) const fn from_drm(drm: u32) -> Option<u32> {
         match drm {
-            DRM_XRGB8888 => Some(B8G8R8X8_UNORM),
-            DRM_ARGB8888 => Some(B8G8R8A8_UNORM),
-            DRM_BGRX8888 => Some(X8R8G8B8_UNORM),
-            DRM_BGRA8888 => Some(A8R8G8B8_UNORM),
+            XRGB8888 => Some(B8G8R8X8_UNORM),
+            ARGB8888 => Some(B8G8R8A8_UNORM),
+            BGRX8888 => Some(X8R8G8B8_UNORM),
+            BGRA8888 => Some(A8R8G8B8_UNORM),
             _ => None,
         }
     }
@@ -673,159 +664,119 @@ pub(crate) fn response_error(type_: u32) -> Error {
     }
 }
 
-#[kunit_tests(virtio_rs_protocol)]
-mod tests {
-    use super::*;
+/// The wire format against the uapi header, checked when the driver is built.
+const _: () = {
     use core::mem::{
         offset_of,
         size_of, //
     };
     use kernel::uapi;
+    assert!(size_of::<CtrlHdr>() == size_of::<uapi::virtio_gpu_ctrl_hdr>());
+    assert!(size_of::<Rect>() == size_of::<uapi::virtio_gpu_rect>());
+    assert!(
+        size_of::<DisplayOne>()
+            == size_of::<uapi::virtio_gpu_resp_display_info_virtio_gpu_display_one>()
+    );
+    assert!(size_of::<GetDisplayInfo>() == size_of::<uapi::virtio_gpu_ctrl_hdr>());
+    assert!(size_of::<RespDisplayInfo>() == size_of::<uapi::virtio_gpu_resp_display_info>());
+    assert!(size_of::<GetEdid>() == size_of::<uapi::virtio_gpu_cmd_get_edid>());
+    assert!(size_of::<RespEdid>() == size_of::<uapi::virtio_gpu_resp_edid>());
+    assert!(size_of::<RespNoData>() == size_of::<uapi::virtio_gpu_ctrl_hdr>());
+    assert!(size_of::<ResourceCreate2d>() == size_of::<uapi::virtio_gpu_resource_create_2d>());
+    assert!(size_of::<ResourceUnref>() == size_of::<uapi::virtio_gpu_resource_unref>());
+    assert!(size_of::<SetScanout>() == size_of::<uapi::virtio_gpu_set_scanout>());
+    assert!(size_of::<ResourceFlush>() == size_of::<uapi::virtio_gpu_resource_flush>());
+    assert!(size_of::<TransferToHost2d>() == size_of::<uapi::virtio_gpu_transfer_to_host_2d>());
+    assert!(
+        size_of::<ResourceAttachBacking>() == size_of::<uapi::virtio_gpu_resource_attach_backing>()
+    );
+    assert!(
+        size_of::<ResourceDetachBacking>() == size_of::<uapi::virtio_gpu_resource_detach_backing>()
+    );
+    assert!(size_of::<MemEntry>() == size_of::<uapi::virtio_gpu_mem_entry>());
+    assert!(size_of::<ResourceCreateBlob>() == size_of::<uapi::virtio_gpu_resource_create_blob>());
+    assert!(size_of::<SetScanoutBlob>() == size_of::<uapi::virtio_gpu_set_scanout_blob>());
+    assert!(size_of::<UpdateCursor>() == size_of::<uapi::virtio_gpu_update_cursor>());
+    assert!(
+        offset_of!(SetScanout, scanout_id) == offset_of!(uapi::virtio_gpu_set_scanout, scanout_id)
+    );
+    assert!(
+        offset_of!(TransferToHost2d, offset)
+            == offset_of!(uapi::virtio_gpu_transfer_to_host_2d, offset)
+    );
+    assert!(
+        offset_of!(ResourceCreateBlob, size)
+            == offset_of!(uapi::virtio_gpu_resource_create_blob, size)
+    );
+    assert!(
+        offset_of!(SetScanoutBlob, strides)
+            == offset_of!(uapi::virtio_gpu_set_scanout_blob, strides)
+    );
+    assert!(
+        offset_of!(SetScanoutBlob, offsets)
+            == offset_of!(uapi::virtio_gpu_set_scanout_blob, offsets)
+    );
+    assert!(
+        offset_of!(UpdateCursor, resource_id)
+            == offset_of!(uapi::virtio_gpu_update_cursor, resource_id)
+    );
+    assert!(
+        offset_of!(ResourceAttachBacking, nr_entries)
+            == offset_of!(uapi::virtio_gpu_resource_attach_backing, nr_entries)
+    );
+    assert!(
+        ctrl_type::CMD_RESOURCE_CREATE_2D
+            == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_RESOURCE_CREATE_2D
+    );
+    assert!(
+        ctrl_type::CMD_RESOURCE_DETACH_BACKING
+            == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING
+    );
+    assert!(
+        ctrl_type::CMD_SET_SCANOUT_BLOB
+            == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_SET_SCANOUT_BLOB
+    );
+    assert!(ctrl_type::CMD_MOVE_CURSOR == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_MOVE_CURSOR);
+    assert!(FLAG_FENCE == uapi::VIRTIO_GPU_FLAG_FENCE);
+    assert!(blob_mem::GUEST == uapi::VIRTIO_GPU_BLOB_MEM_GUEST);
+    assert!(blob_flags::USE_SHAREABLE == uapi::VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE);
+    assert!(format::B8G8R8X8_UNORM == uapi::virtio_gpu_formats_VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
+    assert!(format::A8R8G8B8_UNORM == uapi::virtio_gpu_formats_VIRTIO_GPU_FORMAT_A8R8G8B8_UNORM);
+    assert!(offset_of!(CtrlHdr, fence_id) == offset_of!(uapi::virtio_gpu_ctrl_hdr, fence_id));
+    assert!(offset_of!(CtrlHdr, ring_idx) == offset_of!(uapi::virtio_gpu_ctrl_hdr, ring_idx));
+    assert!(
+        offset_of!(RespDisplayInfo, pmodes)
+            == offset_of!(uapi::virtio_gpu_resp_display_info, pmodes)
+    );
+    assert!(offset_of!(GetEdid, scanout) == offset_of!(uapi::virtio_gpu_cmd_get_edid, scanout));
+    assert!(offset_of!(RespEdid, edid) == offset_of!(uapi::virtio_gpu_resp_edid, edid));
+    assert!(MAX_SCANOUTS == uapi::VIRTIO_GPU_MAX_SCANOUTS as usize);
+    assert!(config::EVENT_DISPLAY == uapi::VIRTIO_GPU_EVENT_DISPLAY);
+    assert!(features::EDID == uapi::VIRTIO_GPU_F_EDID);
+    assert!(features::RESOURCE_BLOB == uapi::VIRTIO_GPU_F_RESOURCE_BLOB);
+    assert!(features::BLOB_ALIGNMENT == uapi::VIRTIO_GPU_F_BLOB_ALIGNMENT);
+    assert!(
+        ctrl_type::CMD_GET_DISPLAY_INFO
+            == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_GET_DISPLAY_INFO
+    );
+    assert!(ctrl_type::CMD_GET_EDID == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_GET_EDID);
+    assert!(ctrl_type::RESP_OK_NODATA == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_OK_NODATA);
+    assert!(
+        ctrl_type::RESP_OK_DISPLAY_INFO
+            == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_OK_DISPLAY_INFO
+    );
+    assert!(ctrl_type::RESP_OK_EDID == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_OK_EDID);
+    assert!(ctrl_type::RESP_ERR_UNSPEC == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_ERR_UNSPEC);
+    assert!(
+        ctrl_type::RESP_ERR_INVALID_PARAMETER
+            == uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
+    );
+};
+
+#[kunit_tests(virtio_rs_protocol)]
+mod tests {
+    use super::*;
     use zerocopy::FromZeros;
-
-    #[test]
-    fn sizes_match_uapi() {
-        assert_eq!(size_of::<CtrlHdr>(), size_of::<uapi::virtio_gpu_ctrl_hdr>());
-        assert_eq!(size_of::<Rect>(), size_of::<uapi::virtio_gpu_rect>());
-        assert_eq!(
-            size_of::<DisplayOne>(),
-            size_of::<uapi::virtio_gpu_resp_display_info_virtio_gpu_display_one>()
-        );
-        assert_eq!(
-            size_of::<GetDisplayInfo>(),
-            size_of::<uapi::virtio_gpu_ctrl_hdr>()
-        );
-        assert_eq!(
-            size_of::<RespDisplayInfo>(),
-            size_of::<uapi::virtio_gpu_resp_display_info>()
-        );
-        assert_eq!(
-            size_of::<GetEdid>(),
-            size_of::<uapi::virtio_gpu_cmd_get_edid>()
-        );
-        assert_eq!(
-            size_of::<RespEdid>(),
-            size_of::<uapi::virtio_gpu_resp_edid>()
-        );
-    }
-
-    #[test]
-    fn command_sizes_match_uapi() {
-        assert_eq!(
-            size_of::<RespNoData>(),
-            size_of::<uapi::virtio_gpu_ctrl_hdr>()
-        );
-        assert_eq!(
-            size_of::<ResourceCreate2d>(),
-            size_of::<uapi::virtio_gpu_resource_create_2d>()
-        );
-        assert_eq!(
-            size_of::<ResourceUnref>(),
-            size_of::<uapi::virtio_gpu_resource_unref>()
-        );
-        assert_eq!(
-            size_of::<SetScanout>(),
-            size_of::<uapi::virtio_gpu_set_scanout>()
-        );
-        assert_eq!(
-            size_of::<ResourceFlush>(),
-            size_of::<uapi::virtio_gpu_resource_flush>()
-        );
-        assert_eq!(
-            size_of::<TransferToHost2d>(),
-            size_of::<uapi::virtio_gpu_transfer_to_host_2d>()
-        );
-        assert_eq!(
-            size_of::<ResourceAttachBacking>(),
-            size_of::<uapi::virtio_gpu_resource_attach_backing>()
-        );
-        assert_eq!(
-            size_of::<ResourceDetachBacking>(),
-            size_of::<uapi::virtio_gpu_resource_detach_backing>()
-        );
-        assert_eq!(
-            size_of::<MemEntry>(),
-            size_of::<uapi::virtio_gpu_mem_entry>()
-        );
-        assert_eq!(
-            size_of::<ResourceCreateBlob>(),
-            size_of::<uapi::virtio_gpu_resource_create_blob>()
-        );
-        assert_eq!(
-            size_of::<SetScanoutBlob>(),
-            size_of::<uapi::virtio_gpu_set_scanout_blob>()
-        );
-        assert_eq!(
-            size_of::<UpdateCursor>(),
-            size_of::<uapi::virtio_gpu_update_cursor>()
-        );
-    }
-
-    #[test]
-    fn command_offsets_match_uapi() {
-        assert_eq!(
-            offset_of!(SetScanout, scanout_id),
-            offset_of!(uapi::virtio_gpu_set_scanout, scanout_id)
-        );
-        assert_eq!(
-            offset_of!(TransferToHost2d, offset),
-            offset_of!(uapi::virtio_gpu_transfer_to_host_2d, offset)
-        );
-        assert_eq!(
-            offset_of!(ResourceCreateBlob, size),
-            offset_of!(uapi::virtio_gpu_resource_create_blob, size)
-        );
-        assert_eq!(
-            offset_of!(SetScanoutBlob, strides),
-            offset_of!(uapi::virtio_gpu_set_scanout_blob, strides)
-        );
-        assert_eq!(
-            offset_of!(SetScanoutBlob, offsets),
-            offset_of!(uapi::virtio_gpu_set_scanout_blob, offsets)
-        );
-        assert_eq!(
-            offset_of!(UpdateCursor, resource_id),
-            offset_of!(uapi::virtio_gpu_update_cursor, resource_id)
-        );
-        assert_eq!(
-            offset_of!(ResourceAttachBacking, nr_entries),
-            offset_of!(uapi::virtio_gpu_resource_attach_backing, nr_entries)
-        );
-    }
-
-    #[test]
-    fn command_constants_match_uapi() {
-        assert_eq!(
-            ctrl_type::CMD_RESOURCE_CREATE_2D,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_RESOURCE_CREATE_2D
-        );
-        assert_eq!(
-            ctrl_type::CMD_RESOURCE_DETACH_BACKING,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING
-        );
-        assert_eq!(
-            ctrl_type::CMD_SET_SCANOUT_BLOB,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_SET_SCANOUT_BLOB
-        );
-        assert_eq!(
-            ctrl_type::CMD_MOVE_CURSOR,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_MOVE_CURSOR
-        );
-        assert_eq!(FLAG_FENCE, uapi::VIRTIO_GPU_FLAG_FENCE);
-        assert_eq!(blob_mem::GUEST, uapi::VIRTIO_GPU_BLOB_MEM_GUEST);
-        assert_eq!(
-            blob_flags::USE_SHAREABLE,
-            uapi::VIRTIO_GPU_BLOB_FLAG_USE_SHAREABLE
-        );
-        assert_eq!(
-            format::B8G8R8X8_UNORM,
-            uapi::virtio_gpu_formats_VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM
-        );
-        assert_eq!(
-            format::A8R8G8B8_UNORM,
-            uapi::virtio_gpu_formats_VIRTIO_GPU_FORMAT_A8R8G8B8_UNORM
-        );
-    }
 
     /// The command type of an encoded command.
     fn type_of(bytes: &[u8]) -> u32 {
@@ -919,81 +870,23 @@ mod tests {
 
     #[test]
     fn drm_formats_map_to_virtio() {
-        assert_eq!(format::DRM_XRGB8888, 0x3432_5258);
+        use kernel::drm::kms::format as drm_format;
+        assert_eq!(drm_format::XRGB8888, 0x3432_5258);
         assert_eq!(
-            format::from_drm(format::DRM_XRGB8888),
+            format::from_drm(drm_format::XRGB8888),
             Some(format::B8G8R8X8_UNORM)
         );
         assert_eq!(
-            format::from_drm(format::DRM_ARGB8888),
+            format::from_drm(drm_format::ARGB8888),
             Some(format::B8G8R8A8_UNORM)
         );
         assert_eq!(
-            format::from_drm(format::DRM_BGRA8888),
+            format::from_drm(drm_format::BGRA8888),
             Some(format::A8R8G8B8_UNORM)
         );
-        assert_eq!(format::from_drm(format::fourcc(b"RG16")), None);
-    }
-
-    #[test]
-    fn offsets_match_uapi() {
         assert_eq!(
-            offset_of!(CtrlHdr, fence_id),
-            offset_of!(uapi::virtio_gpu_ctrl_hdr, fence_id)
-        );
-        assert_eq!(
-            offset_of!(CtrlHdr, ring_idx),
-            offset_of!(uapi::virtio_gpu_ctrl_hdr, ring_idx)
-        );
-        assert_eq!(
-            offset_of!(RespDisplayInfo, pmodes),
-            offset_of!(uapi::virtio_gpu_resp_display_info, pmodes)
-        );
-        assert_eq!(
-            offset_of!(GetEdid, scanout),
-            offset_of!(uapi::virtio_gpu_cmd_get_edid, scanout)
-        );
-        assert_eq!(
-            offset_of!(RespEdid, edid),
-            offset_of!(uapi::virtio_gpu_resp_edid, edid)
-        );
-    }
-
-    #[test]
-    fn constants_match_uapi() {
-        assert_eq!(MAX_SCANOUTS, uapi::VIRTIO_GPU_MAX_SCANOUTS as usize);
-        assert_eq!(config::EVENT_DISPLAY, uapi::VIRTIO_GPU_EVENT_DISPLAY);
-        assert_eq!(features::VIRGL, uapi::VIRTIO_GPU_F_VIRGL);
-        assert_eq!(features::EDID, uapi::VIRTIO_GPU_F_EDID);
-        assert_eq!(features::RESOURCE_BLOB, uapi::VIRTIO_GPU_F_RESOURCE_BLOB);
-        assert_eq!(features::BLOB_ALIGNMENT, uapi::VIRTIO_GPU_F_BLOB_ALIGNMENT);
-        assert_eq!(
-            ctrl_type::CMD_GET_DISPLAY_INFO,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_GET_DISPLAY_INFO
-        );
-        assert_eq!(
-            ctrl_type::CMD_GET_EDID,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_CMD_GET_EDID
-        );
-        assert_eq!(
-            ctrl_type::RESP_OK_NODATA,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_OK_NODATA
-        );
-        assert_eq!(
-            ctrl_type::RESP_OK_DISPLAY_INFO,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_OK_DISPLAY_INFO
-        );
-        assert_eq!(
-            ctrl_type::RESP_OK_EDID,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_OK_EDID
-        );
-        assert_eq!(
-            ctrl_type::RESP_ERR_UNSPEC,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_ERR_UNSPEC
-        );
-        assert_eq!(
-            ctrl_type::RESP_ERR_INVALID_PARAMETER,
-            uapi::virtio_gpu_ctrl_type_VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER
+            format::from_drm(drm_format::fourcc(b'R', b'G', b'1', b'6')),
+            None
         );
     }
 
