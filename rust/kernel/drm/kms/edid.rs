@@ -35,6 +35,17 @@ impl Edid {
     ///
     /// Fails with [`EINVAL`] if `data` is not a valid EDID (shorter than a block, bad header or
     /// checksum), with [`ENOMEM`] if the copy cannot be allocated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::drm::kms::Edid;
+    ///
+    /// // Too short to hold the base block.
+    /// assert_eq!(Edid::from_bytes(&[0; 16]).err(), Some(EINVAL));
+    /// // A block without the EDID header.
+    /// assert_eq!(Edid::from_bytes(&[0xa5; 128]).err(), Some(EINVAL));
+    /// ```
     pub fn from_bytes(data: &[u8]) -> Result<Self> {
         if data.len() < 128 {
             return Err(EINVAL);

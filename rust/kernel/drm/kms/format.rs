@@ -14,6 +14,15 @@ use crate::{
 };
 
 /// Builds a fourcc code (`fourcc_code()`).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::format::{fourcc, XRGB8888};
+///
+/// assert_eq!(fourcc(b'X', b'R', b'2', b'4'), XRGB8888);
+/// assert_eq!(XRGB8888, 0x3432_5258);
+/// ```
 pub const fn fourcc(a: u8, b: u8, c: u8, d: u8) -> u32 {
     (a as u32) | (b as u32) << 8 | (c as u32) << 16 | (d as u32) << 24
 }

@@ -528,6 +528,19 @@ macro_rules! impl_kms_objects {
             }
 
             /// Calls `f` on each connector.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use kernel::drm::{self, kms::KmsDriver};
+            ///
+            /// /// The number of connectors of a registered device.
+            /// fn connectors<D: KmsDriver>(dev: &drm::Device<D, drm::Registered>) -> usize {
+            ///     let mut count = 0;
+            ///     dev.for_each_connector(|_| count += 1);
+            ///     count
+            /// }
+            /// ```
             pub fn for_each_connector(&self, mut f: impl FnMut(&Connector<D::Connector>)) {
                 let mut iter = MaybeUninit::<bindings::drm_connector_list_iter>::uninit();
 
@@ -565,6 +578,17 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// A method of the registration, not of the device: the clients woken here take
     /// `mode_config.mutex` and the modeset locks, which the connector probe and commit
     /// callbacks run under, and those callbacks only ever get the device.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::drm::{self, kms::KmsDriver};
+    ///
+    /// /// The host changed the display configuration: let userspace probe again.
+    /// fn outputs_changed<D: KmsDriver>(reg: &drm::Registration<'_, D>) {
+    ///     reg.hotplug_event();
+    /// }
+    /// ```
     pub fn hotplug_event(&self) {
         // SAFETY: The device is registered (by the existence of `self`), with a completed mode
         // configuration.

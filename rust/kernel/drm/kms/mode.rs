@@ -41,6 +41,17 @@ impl ModeStatus {
 
 /// A display mode (`struct drm_display_mode`).
 ///
+/// # Examples
+///
+/// ```
+/// use kernel::drm::kms::DisplayMode;
+///
+/// /// The pixels scanned out per frame, blanking included, if they fit in 32 bits.
+/// fn frame_size(mode: &DisplayMode) -> Option<u32> {
+///     u32::from(mode.htotal()).checked_mul(u32::from(mode.vtotal()))
+/// }
+/// ```
+///
 /// # Invariants
 ///
 /// `self.0` is a valid mode that does not change while it is borrowed.
