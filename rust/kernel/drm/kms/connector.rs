@@ -18,6 +18,10 @@ use super::{
         DisplayMode,
         ModeStatus, //
     },
+    object::{
+        ConnectorObject,
+        ModeObject, //
+    },
     state::{
         ConnectorKind,
         DriverData,
@@ -30,8 +34,7 @@ use crate::{
     bindings,
     drm,
     error::to_result,
-    prelude::*,
-    types::Opaque, //
+    prelude::*, //
 };
 use core::{
     ffi::c_int,
@@ -131,20 +134,15 @@ pub trait DriverConnector: Send + Sync + Sized + 'static {
 ///
 /// # Invariants
 ///
-/// - `self.connector` is a `struct drm_connector` initialised by `drm_connector_init()` with
-///   `Self::FUNCS` and `Self::HELPER_FUNCS`, on a device of driver `T::Driver`, before the
-///   device was registered (a static connector).
-/// - `self` was allocated by [`KBox`] in [`Connector::new`] and is owned by the C side: it is
-///   freed by the `destroy` callback when its refcount drops to zero, which for a static
-///   connector happens in `drm_mode_config_cleanup()`, when the device is released.
+/// - `self.0` is a connector initialised by `drm_connector_init()` with `Self::FUNCS` and
+///   `Self::HELPER_FUNCS`, on a device of driver `T::Driver`, before the device was registered
+///   (a static connector).
+/// - `self.0` was created by [`Connector::new`] with [`ModeObject::create`]: it is freed when
+///   its refcount drops to zero, which for a static connector happens in
+///   `drm_mode_config_cleanup()`, when the device is released.
 /// - All atomic states of the connector are [`ConnectorState<T>`].
-#[repr(C)]
-#[pin_data]
-pub struct Connector<T: DriverConnector> {
-    connector: Opaque<bindings::drm_connector>,
-    #[pin]
-    inner: T,
-}
+#[repr(transparent)]
+pub struct Connector<T: DriverConnector>(ModeObject<ConnectorObject, T>);
 
 // SAFETY: The C part is protected by the DRM locks; the driver part is `Send + Sync`.
 unsafe impl<T: DriverConnector> Send for Connector<T> {}
@@ -160,7 +158,7 @@ impl<T: DriverConnector> Connector<T> {
             None
         },
         fill_modes: Some(bindings::drm_helper_probe_single_connector_modes),
-        destroy: Some(Self::destroy_callback),
+        destroy: Some(ModeObject::<ConnectorObject, T>::destroy_callback),
         atomic_create_state: Some(StateOf::<T>::create_callback),
         atomic_duplicate_state: Some(StateOf::<T>::duplicate_callback),
         atomic_destroy_state: Some(StateOf::<T>::destroy_callback),
@@ -186,56 +184,39 @@ impl<T: DriverConnector> Connector<T> {
     ) -> Result<&'a Self> {
         let dev = kms.as_raw();
 
-        let this = KBox::pin_init(
-            try_pin_init!(Self {
-                connector: Opaque::zeroed(),
-                inner <- data,
-            }),
-            GFP_KERNEL,
-        )?;
+        let init = |connector: *mut bindings::drm_connector| {
+            // SAFETY:
+            // - `dev` is a valid, unregistered device with an initialised mode configuration.
+            // - `connector` points to a zeroed `struct drm_connector` that lives until its
+            //   `destroy`.
+            // - `FUNCS` is a promoted constant with a `destroy` callback and the atomic state
+            //   callbacks.
+            to_result(unsafe {
+                bindings::drm_connector_init(dev, connector, &Self::FUNCS, connector_type.as_raw())
+            })?;
 
-        // SAFETY: `this` is never moved out of its allocation, which the C side owns from now on.
-        let this = KBox::into_raw(unsafe { Pin::into_inner_unchecked(this) });
-
-        // SAFETY: `this` is valid.
-        let connector = unsafe { Opaque::cast_into(&raw const (*this).connector) };
-
-        // SAFETY:
-        // - `dev` is a valid, unregistered device with an initialised mode configuration.
-        // - `connector` points to a zeroed `struct drm_connector` that lives until
-        //   `destroy_callback()`.
-        // - `FUNCS` is a promoted constant with a `destroy` callback and the atomic state
-        //   callbacks.
-        let ret = unsafe {
-            bindings::drm_connector_init(dev, connector, &Self::FUNCS, connector_type.as_raw())
-        };
-        if let Err(e) = to_result(ret) {
-            // A connector is added to the device's list last: a failed one is not referenced.
+            // From here on the connector belongs to the device: on failure it is freed with it.
             //
-            // SAFETY: `connector` is valid; `head` was zeroed and is only set by
-            // `list_add_tail()`.
-            if unsafe { (*connector).head.next.is_null() } {
-                // SAFETY: `this` came from `KBox::into_raw()` and nothing refers to it.
-                drop(unsafe { KBox::from_raw(this) });
+            // SAFETY: `connector` is initialised; nothing uses the helper functions before
+            // registration.
+            unsafe { (*connector).helper_private = &Self::HELPER_FUNCS };
+
+            // `drm_connector_init()` attached the property already to every type but virtual
+            // connectors; attaching it twice would list it twice.
+            if edid_property && connector_type == ConnectorType::Virtual {
+                // SAFETY: `connector` is initialised and not registered.
+                unsafe { bindings::drm_connector_attach_edid_property(connector) };
             }
-            return Err(e);
-        }
+            Ok(())
+        };
 
-        // From here on the connector belongs to the device: on failure it is freed with it.
-        //
-        // SAFETY: `connector` is initialised; nothing uses the helper functions before
-        // registration.
-        unsafe { (*connector).helper_private = &Self::HELPER_FUNCS };
+        // SAFETY: `init` initialises the connector with `FUNCS`, whose `destroy` is the
+        // object's, on `dev`, which `kms` borrows for `'a`.
+        let this = unsafe { ModeObject::<ConnectorObject, T>::create(data, init) }?;
 
-        // `drm_connector_init()` attached the property already to every type but virtual
-        // connectors; attaching it twice would list it twice.
-        if edid_property && connector_type == ConnectorType::Virtual {
-            // SAFETY: `connector` is initialised and not registered.
-            unsafe { bindings::drm_connector_attach_edid_property(connector) };
-        }
-
-        // SAFETY: `this` is valid until the device is released, which cannot happen during `'a`.
-        Ok(unsafe { &*this })
+        // SAFETY: `Self` is a transparent wrapper of the object.
+        // INVARIANT: Initialised above with `FUNCS` and `HELPER_FUNCS`, by `ModeObject::create`.
+        Ok(unsafe { &*ptr::from_ref(this).cast::<Self>() })
     }
 
     /// Lets `encoder` feed this connector (`drm_connector_attach_encoder()`).
@@ -258,7 +239,7 @@ impl<T: DriverConnector> Connector<T> {
 
     /// Returns the raw `struct drm_connector`.
     pub fn as_raw(&self) -> *mut bindings::drm_connector {
-        self.connector.get()
+        self.0.as_raw()
     }
 
     /// Converts a `struct drm_connector` into its [`Connector`].
@@ -267,8 +248,9 @@ impl<T: DriverConnector> Connector<T> {
     ///
     /// `ptr` must be the C part of a live `Connector<T>`, which must stay alive for `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_connector) -> &'a Self {
-        // SAFETY: By the safety requirements `ptr` is the `connector` field of a `Connector<T>`.
-        unsafe { &*crate::container_of!(Opaque::cast_from(ptr), Self, connector) }
+        // SAFETY: By the safety requirements `ptr` is the C part of a `Connector<T>`, a
+        // transparent wrapper of its `ModeObject`.
+        unsafe { &*ptr::from_ref(ModeObject::<ConnectorObject, T>::from_raw(ptr)).cast::<Self>() }
     }
 
     /// Returns the connector's index (`drm_connector_index()`).
@@ -282,23 +264,6 @@ impl<T: DriverConnector> Connector<T> {
         // SAFETY: `dev` is a device of driver `T::Driver` (type invariant), which outlives its
         // static connectors.
         unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
-    }
-
-    extern "C" fn destroy_callback(connector: *mut bindings::drm_connector) {
-        // SAFETY: `destroy` is only called on connectors with `Self::FUNCS`, once, when their
-        // refcount dropped to zero.
-        let this = unsafe { crate::container_of!(Opaque::cast_from(connector), Self, connector) };
-
-        // SAFETY: `connector` is initialised. Unregistering is a no-op for an unregistered
-        // connector; `drm_connector_cleanup()` warns about registered ones. The cleanup destroys
-        // the current state.
-        unsafe {
-            bindings::drm_connector_unregister(connector);
-            bindings::drm_connector_cleanup(connector);
-        }
-
-        // SAFETY: `this` came from `KBox::into_raw()` in `Connector::new()`.
-        drop(unsafe { KBox::from_raw(this.cast_mut()) });
     }
 
     extern "C" fn detect_callback(
@@ -340,7 +305,7 @@ impl<T: DriverConnector> Deref for Connector<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.inner
+        &self.0
     }
 }
 

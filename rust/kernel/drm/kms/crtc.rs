@@ -12,6 +12,10 @@ use super::{
         AtomicCommit, //
     },
     mode::DisplayMode,
+    object::{
+        CrtcObject,
+        ModeObject, //
+    },
     plane::{
         Plane,
         PlaneType, //
@@ -26,11 +30,12 @@ use super::{
     VblankSupport, //
 };
 use crate::{
-    bindings,
-    drm,
-    error::from_result,
+    bindings, drm,
+    error::{
+        from_result,
+        to_result, //
+    },
     prelude::*,
-    types::Opaque, //
 };
 use core::{
     ffi::c_int,
@@ -125,19 +130,13 @@ pub trait DriverCrtc: Send + Sync + Sized + 'static {
 ///
 /// # Invariants
 ///
-/// - `self.crtc` is a `struct drm_crtc` initialised by `drm_crtc_init_with_planes()` with
-///   `Self::FUNCS` and `Self::HELPER_FUNCS`, on a device of driver `T::Driver`.
-/// - `self` was allocated by [`KBox`] in [`Crtc::new`] and is owned by the C side: it is freed by
-///   the `destroy` callback, which `drm_mode_config_cleanup()` calls when the device is released.
-///   It is valid (and pinned) for as long as a reference to its device exists.
+/// - `self.0` is a CRTC initialised by `drm_crtc_init_with_planes()` with `Self::FUNCS` and
+///   `Self::HELPER_FUNCS`, on a device of driver `T::Driver`.
+/// - `self.0` was created by [`Crtc::new`] with [`ModeObject::create`]: it is valid (and
+///   pinned) for as long as a reference to its device exists.
 /// - All atomic states of the CRTC are [`CrtcState<T>`].
-#[repr(C)]
-#[pin_data]
-pub struct Crtc<T: DriverCrtc> {
-    crtc: Opaque<bindings::drm_crtc>,
-    #[pin]
-    inner: T,
-}
+#[repr(transparent)]
+pub struct Crtc<T: DriverCrtc>(ModeObject<CrtcObject, T>);
 
 // SAFETY: The C part is protected by the DRM locks (the CRTC's modeset lock, the device's event
 // lock); the driver part is `Send + Sync`.
@@ -152,7 +151,7 @@ impl<T: DriverCrtc> Crtc<T> {
     const FUNCS: bindings::drm_crtc_funcs = bindings::drm_crtc_funcs {
         set_config: Some(bindings::drm_atomic_helper_set_config),
         page_flip: Some(bindings::drm_atomic_helper_page_flip),
-        destroy: Some(Self::destroy_callback),
+        destroy: Some(ModeObject::<CrtcObject, T>::destroy_callback),
         atomic_create_state: Some(StateOf::<T>::create_callback),
         atomic_duplicate_state: Some(StateOf::<T>::duplicate_callback),
         atomic_destroy_state: Some(StateOf::<T>::destroy_callback),
@@ -206,81 +205,49 @@ impl<T: DriverCrtc> Crtc<T> {
             }
         }
 
-        let this = KBox::pin_init(
-            try_pin_init!(Self {
-                crtc: Opaque::zeroed(),
-                inner <- data,
-            }),
-            GFP_KERNEL,
-        )?;
-
-        // SAFETY: `this` is never moved out of its allocation, which the C side owns from now on
-        // (type invariant).
-        let this = KBox::into_raw(unsafe { Pin::into_inner_unchecked(this) });
-
-        // SAFETY: `this` is valid.
-        let crtc = unsafe { Opaque::cast_into(&raw const (*this).crtc) };
-
         let (fmt, name) = match name {
             Some(name) => (c"%s".as_char_ptr(), name.as_char_ptr()),
             None => (ptr::null(), ptr::null()),
         };
 
-        // SAFETY:
-        // - `dev` is a valid, unregistered device with an initialised mode configuration
-        //   (`KmsBuilder` invariant).
-        // - `crtc` points to a zeroed `struct drm_crtc` that lives until `destroy_callback()`.
-        // - `primary` and `cursor` are planes of `dev` of the right types (checked above).
-        // - `FUNCS` is a promoted constant with a `destroy` callback; its atomic state callbacks
-        //   are set, as atomic drivers must.
-        // - `fmt` is NULL (default name) or `"%s"` with a NUL-terminated `name`.
-        let ret = unsafe {
-            bindings::drm_crtc_init_with_planes(
-                dev,
-                crtc,
-                primary.as_raw(),
-                cursor.map_or(ptr::null_mut(), |c| c.as_raw()),
-                &Self::FUNCS,
-                fmt,
-                name,
-            )
+        let init = |crtc: *mut bindings::drm_crtc| {
+            // SAFETY:
+            // - `dev` is a valid, unregistered device with an initialised mode configuration
+            //   (`KmsBuilder` invariant).
+            // - `crtc` points to a zeroed `struct drm_crtc` that lives until its `destroy`.
+            // - `primary` and `cursor` are planes of `dev` of the right types (checked above).
+            // - `FUNCS` is a promoted constant with a `destroy` callback; its atomic state
+            //   callbacks are set, as atomic drivers must.
+            // - `fmt` is NULL (default name) or `"%s"` with a NUL-terminated `name`.
+            to_result(unsafe {
+                bindings::drm_crtc_init_with_planes(
+                    dev,
+                    crtc,
+                    primary.as_raw(),
+                    cursor.map_or(ptr::null_mut(), |c| c.as_raw()),
+                    &Self::FUNCS,
+                    fmt,
+                    name,
+                )
+            })?;
+            // SAFETY: `crtc` is initialised; nothing uses the helper functions before
+            // registration.
+            unsafe { (*crtc).helper_private = &Self::HELPER_FUNCS };
+            Ok(())
         };
-        if ret != 0 {
-            // SAFETY: `crtc` failed initialisation; `this` came from `KBox::into_raw()`.
-            unsafe { Self::release_failed(this, crtc) };
-            return Err(Error::from_errno(ret));
-        }
 
-        // SAFETY: `crtc` is initialised; nothing uses the helper functions before registration.
-        unsafe { (*crtc).helper_private = &Self::HELPER_FUNCS };
+        // SAFETY: `init` initialises the CRTC with `FUNCS`, whose `destroy` is the object's,
+        // on `dev`, which `kms` borrows for `'a`.
+        let this = unsafe { ModeObject::<CrtcObject, T>::create(data, init) }?;
 
-        // SAFETY: `this` is valid until the device is released, which cannot happen during `'a`
-        // (`kms` borrows the device for `'a`).
-        Ok(unsafe { &*this })
-    }
-
-    /// Frees a CRTC whose initialisation failed, unless the C side kept it.
-    ///
-    /// # Safety
-    ///
-    /// `this` must come from `KBox::into_raw()` in [`Crtc::new`] and `crtc` must be its C part,
-    /// whose `drm_crtc_init_with_planes()` failed.
-    unsafe fn release_failed(this: *mut Self, crtc: *mut bindings::drm_crtc) {
-        // `drm_crtc_init_with_planes()` may fail after adding the CRTC to the device's list
-        // (e.g. when `drm_crtc_crc_init()` fails); then `drm_mode_config_cleanup()` frees it
-        // through `destroy_callback()`. Otherwise nothing refers to it any more.
-        //
-        // SAFETY: `crtc` is valid; `head` was zeroed and is only set by `list_add_tail()`.
-        if unsafe { (*crtc).head.next.is_null() } {
-            // SAFETY: By the safety requirements `this` came from `KBox::into_raw()` and the C
-            // side does not reference it.
-            drop(unsafe { KBox::from_raw(this) });
-        }
+        // SAFETY: `Self` is a transparent wrapper of the object.
+        // INVARIANT: Initialised above with `FUNCS` and `HELPER_FUNCS`, by `ModeObject::create`.
+        Ok(unsafe { &*ptr::from_ref(this).cast::<Self>() })
     }
 
     /// Returns the raw `struct drm_crtc`.
     pub fn as_raw(&self) -> *mut bindings::drm_crtc {
-        self.crtc.get()
+        self.0.as_raw()
     }
 
     /// Converts a `struct drm_crtc` into its [`Crtc`].
@@ -289,8 +256,9 @@ impl<T: DriverCrtc> Crtc<T> {
     ///
     /// `ptr` must be the C part of a live `Crtc<T>`, which must stay alive for `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_crtc) -> &'a Self {
-        // SAFETY: By the safety requirements `ptr` is the `crtc` field of a `Crtc<T>`.
-        unsafe { &*crate::container_of!(Opaque::cast_from(ptr), Self, crtc) }
+        // SAFETY: By the safety requirements `ptr` is the C part of a `Crtc<T>`, a transparent
+        // wrapper of its `ModeObject`.
+        unsafe { &*ptr::from_ref(ModeObject::<CrtcObject, T>::from_raw(ptr)).cast::<Self>() }
     }
 
     /// Returns the CRTC's index (`drm_crtc_index()`).
@@ -309,19 +277,6 @@ impl<T: DriverCrtc> Crtc<T> {
         // SAFETY: `dev` is set at initialisation to a device of driver `T::Driver` (type
         // invariant), which outlives its CRTCs.
         unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
-    }
-
-    extern "C" fn destroy_callback(crtc: *mut bindings::drm_crtc) {
-        // SAFETY: `destroy` is only called on CRTCs with `Self::FUNCS`, i.e. the C part of a
-        // `Crtc<T>`, once, when nothing else refers to it any more.
-        let this = unsafe { crate::container_of!(Opaque::cast_from(crtc), Self, crtc) };
-
-        // SAFETY: `crtc` is initialised; this destroys its current state through
-        // `State::destroy_callback()`.
-        unsafe { bindings::drm_crtc_cleanup(crtc) };
-
-        // SAFETY: `this` came from `KBox::into_raw()` in `Crtc::new()` (type invariant).
-        drop(unsafe { KBox::from_raw(this.cast_mut()) });
     }
 
     /// Returns the CRTC and its new and old state in `commit`.
@@ -460,7 +415,7 @@ impl<T: DriverCrtc> Deref for Crtc<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.inner
+        &self.0
     }
 }
 

@@ -8,14 +8,17 @@
 //! C header: [`include/drm/drm_encoder.h`](srctree/include/drm/drm_encoder.h)
 
 use super::{
+    object::{
+        EncoderObject,
+        ModeObject, //
+    },
     KmsBuilder,
     KmsDriver, //
 };
 use crate::{
     bindings,
     error::to_result,
-    prelude::*,
-    types::Opaque, //
+    prelude::*, //
 };
 use core::{
     ffi::c_int,
@@ -68,18 +71,12 @@ pub trait DriverEncoder: Send + Sync + Sized + 'static {
 ///
 /// # Invariants
 ///
-/// - `self.encoder` is a `struct drm_encoder` initialised by `drm_encoder_init()` with
-///   `Self::FUNCS`, on a device of driver `T::Driver`.
-/// - `self` was allocated by [`KBox`] in [`Encoder::new`] and is owned by the C side: it is freed
-///   by the `destroy` callback, which `drm_mode_config_cleanup()` calls when the device is
-///   released.
-#[repr(C)]
-#[pin_data]
-pub struct Encoder<T: DriverEncoder> {
-    encoder: Opaque<bindings::drm_encoder>,
-    #[pin]
-    inner: T,
-}
+/// - `self.0` is an encoder initialised by `drm_encoder_init()` with `Self::FUNCS`, on a device
+///   of driver `T::Driver`.
+/// - `self.0` was created by [`Encoder::new`] with [`ModeObject::create`]: it is valid (and
+///   pinned) for as long as a reference to its device exists.
+#[repr(transparent)]
+pub struct Encoder<T: DriverEncoder>(ModeObject<EncoderObject, T>);
 
 // SAFETY: The C part is protected by the DRM locks; the driver part is `Send + Sync`.
 unsafe impl<T: DriverEncoder> Send for Encoder<T> {}
@@ -89,7 +86,7 @@ unsafe impl<T: DriverEncoder> Sync for Encoder<T> {}
 
 impl<T: DriverEncoder> Encoder<T> {
     const FUNCS: bindings::drm_encoder_funcs = bindings::drm_encoder_funcs {
-        destroy: Some(Self::destroy_callback),
+        destroy: Some(ModeObject::<EncoderObject, T>::destroy_callback),
         ..pin_init::zeroed()
     };
 
@@ -106,57 +103,40 @@ impl<T: DriverEncoder> Encoder<T> {
             return Err(EINVAL);
         }
 
-        let this = KBox::pin_init(
-            try_pin_init!(Self {
-                encoder: Opaque::zeroed(),
-                inner <- data,
-            }),
-            GFP_KERNEL,
-        )?;
-
-        // SAFETY: `this` is never moved out of its allocation, which the C side owns from now on.
-        let this = KBox::into_raw(unsafe { Pin::into_inner_unchecked(this) });
-
-        // SAFETY: `this` is valid.
-        let encoder = unsafe { Opaque::cast_into(&raw const (*this).encoder) };
-
-        // SAFETY:
-        // - `dev` is a valid, unregistered device with an initialised mode configuration.
-        // - `encoder` points to a zeroed `struct drm_encoder` that lives until
-        //   `destroy_callback()`.
-        // - `FUNCS` is a promoted constant with a `destroy` callback.
-        // - A NULL name format selects the default name.
-        let ret = unsafe {
-            bindings::drm_encoder_init(
-                dev,
-                encoder,
-                &Self::FUNCS,
-                encoder_type.as_raw(),
-                ptr::null(),
-            )
+        let init = |encoder: *mut bindings::drm_encoder| {
+            // SAFETY:
+            // - `dev` is a valid, unregistered device with an initialised mode configuration.
+            // - `encoder` points to a zeroed `struct drm_encoder` that lives until its
+            //   `destroy`.
+            // - `FUNCS` is a promoted constant with a `destroy` callback.
+            // - A NULL name format selects the default name.
+            to_result(unsafe {
+                bindings::drm_encoder_init(
+                    dev,
+                    encoder,
+                    &Self::FUNCS,
+                    encoder_type.as_raw(),
+                    ptr::null(),
+                )
+            })?;
+            // SAFETY: `encoder` is initialised and not registered yet. 0 `possible_clones` is
+            // fixed up to the encoder itself at registration.
+            unsafe { (*encoder).possible_crtcs = possible_crtcs };
+            Ok(())
         };
-        if let Err(e) = to_result(ret) {
-            // An encoder is added to the device's list last: a failed one is not referenced.
-            //
-            // SAFETY: `encoder` is valid; `head` was zeroed and is only set by `list_add_tail()`.
-            if unsafe { (*encoder).head.next.is_null() } {
-                // SAFETY: `this` came from `KBox::into_raw()` and nothing refers to it.
-                drop(unsafe { KBox::from_raw(this) });
-            }
-            return Err(e);
-        }
 
-        // SAFETY: `encoder` is initialised and not registered yet. 0 `possible_clones` is
-        // fixed up to the encoder itself at registration.
-        unsafe { (*encoder).possible_crtcs = possible_crtcs };
+        // SAFETY: `init` initialises the encoder with `FUNCS`, whose `destroy` is the object's,
+        // on `dev`, which `kms` borrows for `'a`.
+        let this = unsafe { ModeObject::<EncoderObject, T>::create(data, init) }?;
 
-        // SAFETY: `this` is valid until the device is released, which cannot happen during `'a`.
-        Ok(unsafe { &*this })
+        // SAFETY: `Self` is a transparent wrapper of the object.
+        // INVARIANT: Initialised above with `FUNCS`, by `ModeObject::create`.
+        Ok(unsafe { &*ptr::from_ref(this).cast::<Self>() })
     }
 
     /// Returns the raw `struct drm_encoder`.
     pub fn as_raw(&self) -> *mut bindings::drm_encoder {
-        self.encoder.get()
+        self.0.as_raw()
     }
 
     /// Returns the encoder's index (`drm_encoder_index()`).
@@ -164,24 +144,12 @@ impl<T: DriverEncoder> Encoder<T> {
         // SAFETY: `index` is set at initialisation and never changes.
         unsafe { (*self.as_raw()).index }
     }
-
-    extern "C" fn destroy_callback(encoder: *mut bindings::drm_encoder) {
-        // SAFETY: `destroy` is only called on encoders with `Self::FUNCS`, once, when nothing
-        // refers to them any more.
-        let this = unsafe { crate::container_of!(Opaque::cast_from(encoder), Self, encoder) };
-
-        // SAFETY: `encoder` is initialised.
-        unsafe { bindings::drm_encoder_cleanup(encoder) };
-
-        // SAFETY: `this` came from `KBox::into_raw()` in `Encoder::new()`.
-        drop(unsafe { KBox::from_raw(this.cast_mut()) });
-    }
 }
 
 impl<T: DriverEncoder> Deref for Encoder<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.inner
+        &self.0
     }
 }

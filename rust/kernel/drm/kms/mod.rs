@@ -66,6 +66,7 @@ pub mod encoder;
 pub mod format;
 pub mod framebuffer;
 pub mod mode;
+mod object;
 pub mod plane;
 mod state;
 // The tests use shmem objects and a DRM client.

@@ -18,6 +18,10 @@ use super::{
     },
     format::FORMAT_MOD_INVALID,
     framebuffer::Framebuffer,
+    object::{
+        ModeObject,
+        PlaneObject, //
+    },
     state::{
         PlaneKind,
         State,
@@ -33,8 +37,7 @@ use crate::{
         from_result,
         to_result, //
     },
-    prelude::*,
-    types::Opaque, //
+    prelude::*, //
 };
 use core::{
     cell::UnsafeCell,
@@ -212,18 +215,13 @@ pub trait DriverPlane: Send + Sync + Sized + 'static {
 ///
 /// # Invariants
 ///
-/// - `self.plane` is a `struct drm_plane` initialised by `drm_universal_plane_init()` with
-///   `Self::FUNCS` and `Self::HELPER_FUNCS`, on a device of driver `T::Driver`.
-/// - `self` was allocated by [`KBox`] in [`Plane::new`] and is owned by the C side: it is freed by
-///   the `destroy` callback, which `drm_mode_config_cleanup()` calls when the device is released.
+/// - `self.0` is a plane initialised by `drm_universal_plane_init()` with `Self::FUNCS` and
+///   `Self::HELPER_FUNCS`, on a device of driver `T::Driver`.
+/// - `self.0` was created by [`Plane::new`] with [`ModeObject::create`]: it is valid (and
+///   pinned) for as long as a reference to its device exists.
 /// - All atomic states of the plane are [`PlaneState<T>`].
-#[repr(C)]
-#[pin_data]
-pub struct Plane<T: DriverPlane> {
-    plane: Opaque<bindings::drm_plane>,
-    #[pin]
-    inner: T,
-}
+#[repr(transparent)]
+pub struct Plane<T: DriverPlane>(ModeObject<PlaneObject, T>);
 
 // SAFETY: The C part is protected by the DRM locks; the driver part is `Send + Sync`.
 unsafe impl<T: DriverPlane> Send for Plane<T> {}
@@ -235,7 +233,7 @@ impl<T: DriverPlane> Plane<T> {
     const FUNCS: bindings::drm_plane_funcs = bindings::drm_plane_funcs {
         update_plane: Some(bindings::drm_atomic_helper_update_plane),
         disable_plane: Some(bindings::drm_atomic_helper_disable_plane),
-        destroy: Some(Self::destroy_callback),
+        destroy: Some(ModeObject::<PlaneObject, T>::destroy_callback),
         atomic_create_state: Some(StateOf::<T>::create_callback),
         atomic_duplicate_state: Some(StateOf::<T>::duplicate_callback),
         atomic_destroy_state: Some(StateOf::<T>::destroy_callback),
@@ -301,79 +299,67 @@ impl<T: DriverPlane> Plane<T> {
         };
         let format_count = u32::try_from(config.formats.len())?;
 
-        let this = KBox::pin_init(
-            try_pin_init!(Self {
-                plane: Opaque::zeroed(),
-                inner <- data,
-            }),
-            GFP_KERNEL,
-        )?;
-
-        // SAFETY: `this` is never moved out of its allocation, which the C side owns from now on
-        // (type invariant).
-        let this = KBox::into_raw(unsafe { Pin::into_inner_unchecked(this) });
-
-        // SAFETY: `this` is valid.
-        let plane = unsafe { Opaque::cast_into(&raw const (*this).plane) };
-
         let (fmt, name) = match config.name {
             Some(name) => (c"%s".as_char_ptr(), name.as_char_ptr()),
             None => (ptr::null(), ptr::null()),
         };
 
-        // SAFETY:
-        // - `dev` is a valid, unregistered device with an initialised mode configuration.
-        // - `plane` points to a zeroed `struct drm_plane` that lives until `destroy_callback()`.
-        // - `FUNCS` is a promoted constant with `destroy` and the atomic state callbacks.
-        // - The format and modifier lists are valid for the call (the C side copies them).
-        // - `fmt` is NULL (default name) or `"%s"` with a NUL-terminated `name`.
-        let ret = unsafe {
-            bindings::drm_universal_plane_init(
-                dev,
-                plane,
-                config.possible_crtcs,
-                &Self::FUNCS,
-                config.formats.as_ptr(),
-                format_count,
-                modifiers_ptr,
-                config.plane_type.as_raw(),
-                fmt,
-                name,
-            )
-        };
-        if let Err(e) = to_result(ret) {
-            // A plane is added to the device's list last: a failed one is not referenced.
+        let init = |plane: *mut bindings::drm_plane| {
+            // SAFETY:
+            // - `dev` is a valid, unregistered device with an initialised mode configuration.
+            // - `plane` points to a zeroed `struct drm_plane` that lives until its `destroy`.
+            // - `FUNCS` is a promoted constant with `destroy` and the atomic state callbacks.
+            // - The format and modifier lists are valid for the call (the C side copies them).
+            // - `fmt` is NULL (default name) or `"%s"` with a NUL-terminated `name`.
+            to_result(unsafe {
+                bindings::drm_universal_plane_init(
+                    dev,
+                    plane,
+                    config.possible_crtcs,
+                    &Self::FUNCS,
+                    config.formats.as_ptr(),
+                    format_count,
+                    modifiers_ptr,
+                    config.plane_type.as_raw(),
+                    fmt,
+                    name,
+                )
+            })?;
+
+            // From here on the plane belongs to the device: on failure it is freed with the
+            // device.
             //
-            // SAFETY: `plane` is valid; `head` was zeroed and is only set by `list_add_tail()`.
-            if unsafe { (*plane).head.next.is_null() } {
-                // SAFETY: `this` came from `KBox::into_raw()` and nothing refers to it.
-                drop(unsafe { KBox::from_raw(this) });
+            // SAFETY: `plane` is initialised; nothing uses the helper functions before
+            // registration.
+            unsafe { (*plane).helper_private = &Self::HELPER_FUNCS };
+
+            if config.damage_clips {
+                // SAFETY: `plane` is an initialised, unregistered plane.
+                unsafe { bindings::drm_plane_enable_fb_damage_clips(plane) };
             }
-            return Err(e);
-        }
 
-        // From here on the plane belongs to the device: on failure it is freed with the device.
-        //
-        // SAFETY: `plane` is initialised; nothing uses the helper functions before registration.
-        unsafe { (*plane).helper_private = &Self::HELPER_FUNCS };
+            if let Some(modes) = config.blend_modes {
+                // SAFETY: `plane` is an initialised, unregistered plane; `modes` was checked
+                // above.
+                to_result(unsafe {
+                    bindings::drm_plane_create_blend_mode_property(plane, modes.0)
+                })?;
+            }
+            Ok(())
+        };
 
-        if config.damage_clips {
-            // SAFETY: `plane` is an initialised, unregistered plane.
-            unsafe { bindings::drm_plane_enable_fb_damage_clips(plane) };
-        }
+        // SAFETY: `init` initialises the plane with `FUNCS`, whose `destroy` is the object's, on
+        // `dev`, which `kms` borrows for `'a`.
+        let this = unsafe { ModeObject::<PlaneObject, T>::create(data, init) }?;
 
-        if let Some(modes) = config.blend_modes {
-            // SAFETY: `plane` is an initialised, unregistered plane; `modes` was checked above.
-            to_result(unsafe { bindings::drm_plane_create_blend_mode_property(plane, modes.0) })?;
-        }
-
-        // SAFETY: `this` is valid until the device is released, which cannot happen during `'a`.
-        Ok(unsafe { &*this })
+        // SAFETY: `Self` is a transparent wrapper of the object.
+        // INVARIANT: Initialised above with `FUNCS` and `HELPER_FUNCS`, by `ModeObject::create`.
+        Ok(unsafe { &*ptr::from_ref(this).cast::<Self>() })
     }
 
     /// Returns the raw `struct drm_plane`.
     pub fn as_raw(&self) -> *mut bindings::drm_plane {
-        self.plane.get()
+        self.0.as_raw()
     }
 
     pub(super) fn dev_raw(&self) -> *mut bindings::drm_device {
@@ -387,8 +373,9 @@ impl<T: DriverPlane> Plane<T> {
     ///
     /// `ptr` must be the C part of a live `Plane<T>`, which must stay alive for `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::drm_plane) -> &'a Self {
-        // SAFETY: By the safety requirements `ptr` is the `plane` field of a `Plane<T>`.
-        unsafe { &*crate::container_of!(Opaque::cast_from(ptr), Self, plane) }
+        // SAFETY: By the safety requirements `ptr` is the C part of a `Plane<T>`, a transparent
+        // wrapper of its `ModeObject`.
+        unsafe { &*ptr::from_ref(ModeObject::<PlaneObject, T>::from_raw(ptr)).cast::<Self>() }
     }
 
     /// Returns the plane's index (`drm_plane_index()`).
@@ -412,18 +399,6 @@ impl<T: DriverPlane> Plane<T> {
         // SAFETY: `dev` is a device of driver `T::Driver` (type invariant), which outlives its
         // planes.
         unsafe { drm::Device::from_raw(self.dev_raw()) }
-    }
-
-    extern "C" fn destroy_callback(plane: *mut bindings::drm_plane) {
-        // SAFETY: `destroy` is only called on planes with `Self::FUNCS`, once, when nothing else
-        // refers to them.
-        let this = unsafe { crate::container_of!(Opaque::cast_from(plane), Self, plane) };
-
-        // SAFETY: `plane` is initialised; this destroys its current state.
-        unsafe { bindings::drm_plane_cleanup(plane) };
-
-        // SAFETY: `this` came from `KBox::into_raw()` in `Plane::new()`.
-        drop(unsafe { KBox::from_raw(this.cast_mut()) });
     }
 
     /// Returns the device in the context of commits.
@@ -585,7 +560,7 @@ impl<T: DriverPlane> Deref for Plane<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.inner
+        &self.0
     }
 }
 
