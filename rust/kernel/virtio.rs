@@ -301,27 +301,18 @@ impl Drop for DeviceLock {
 }
 
 impl<T: Driver> Adapter<T> {
-    /// Returns whether `vdev` is bound to this driver. The caller holds the device lock.
+    /// Returns whether `vdev` is still bound to a driver. The caller holds the device lock.
+    ///
+    /// The virtio core looked this driver up without the device lock before calling freeze or
+    /// restore; only an unbind can have happened since: the PM core blocks probing from the
+    /// start of a system sleep transition to its end, so no other driver can have bound.
     ///
     /// # Safety
     ///
     /// `vdev` must be valid, its lock held by the caller.
-    unsafe fn bound_to_us(vdev: *mut bindings::virtio_device) -> bool {
+    unsafe fn still_bound(vdev: *mut bindings::virtio_device) -> bool {
         // SAFETY: `vdev` is valid; `dev.driver` does not change while the lock is held.
-        let drv = unsafe { (*vdev).dev.driver };
-        if drv.is_null() {
-            return false;
-        }
-        // SAFETY: A virtio device is only bound to virtio drivers, whose `struct device_driver`
-        // is embedded in a `struct virtio_driver`.
-        let vdrv = unsafe { crate::container_of!(drv, bindings::virtio_driver, driver) };
-        // Only this adapter's registration installs `freeze_callback` of this `T`.
-        //
-        // SAFETY: `vdrv` is a valid, registered `struct virtio_driver`.
-        let freeze = unsafe { (*vdrv).freeze };
-        freeze.is_some_and(|f| {
-            core::ptr::fn_addr_eq(f, Self::freeze_callback as unsafe extern "C" fn(_) -> c_int)
-        })
+        !unsafe { (*vdev).dev.driver }.is_null()
     }
 
     extern "C" fn freeze_callback(vdev: *mut bindings::virtio_device) -> c_int {
@@ -337,7 +328,7 @@ impl<T: Driver> Adapter<T> {
         // The virtio core looked the driver up without the lock: it may have been unbound.
         //
         // SAFETY: `vdev` is valid and locked.
-        if !unsafe { Self::bound_to_us(vdev) } {
+        if !unsafe { Self::still_bound(vdev) } {
             return 0;
         }
 
@@ -347,8 +338,9 @@ impl<T: Driver> Adapter<T> {
         // callback.
         let dev = unsafe { &*vdev.cast::<Device<device::CoreInternal<'_>>>() };
 
-        // SAFETY: The device is bound to this driver (checked above under the lock), hence
-        // probe stored a `Pin<KBox<Binding<T::Data<'_>>>>`, which only remove drops.
+        // SAFETY: The device is still bound (checked above under the lock), to this driver (see
+        // `still_bound()`), hence probe stored a `Pin<KBox<Binding<T::Data<'_>>>>`, which only
+        // remove drops.
         let binding = unsafe { dev.as_ref().drvdata_borrow::<Binding<T::Data<'_>>>() };
 
         // The virtio core disabled configuration callbacks; let a change already seen be
@@ -371,7 +363,7 @@ impl<T: Driver> Adapter<T> {
         let _lock = unsafe { DeviceLock::new(vdev) };
 
         // SAFETY: As in `freeze_callback`.
-        if !unsafe { Self::bound_to_us(vdev) } {
+        if !unsafe { Self::still_bound(vdev) } {
             return 0;
         }
 
@@ -735,6 +727,12 @@ impl<Ctx: device::DeviceContext> AsRef<device::Device<Ctx>> for Device<Ctx> {
         unsafe { device::Device::from_raw(dev) }
     }
 }
+
+#[cfg(CONFIG_DRM = "y")]
+// SAFETY: A virtio device is registered by its transport's driver while that is bound to the
+// parent, and unregistered (hence unbound) before the transport's driver unbinds: while the
+// virtio device is bound, so is its parent.
+unsafe impl crate::drm::device::BoundParent for Device<device::Bound> {}
 
 // SAFETY: A `Device` is always reference-counted and can be released from any thread.
 unsafe impl Send for Device {}

@@ -28,14 +28,17 @@ use core::marker::PhantomData;
 ///
 /// `Self` must be a `#[repr(C)]` structure whose fields lie at the offsets, and have the sizes,
 /// that the virtio specification gives the configuration fields of devices of type
-/// [`ConfigLayout::DEVICE_ID`], and `size_of::<Self>()` must fit in a `u32`.
+/// [`ConfigLayout::DEVICE_ID`], every one of which every such device has, whatever features
+/// were negotiated (a field that depends on a feature belongs in another layout, read only once
+/// the feature is known); and `size_of::<Self>()` must fit in a `u32`.
 pub unsafe trait ConfigLayout {
     /// The device type (`VIRTIO_ID_*`) whose configuration space `Self` describes.
     const DEVICE_ID: u32;
 }
 
 // SAFETY: `struct virtio_gpu_config` is the uapi description of the virtio-gpu configuration
-// space (16 bytes), generated `#[repr(C)]` by bindgen.
+// space (16 bytes), generated `#[repr(C)]` by bindgen; all four fields exist on every
+// virtio-gpu device.
 unsafe impl ConfigLayout for uapi::virtio_gpu_config {
     const DEVICE_ID: u32 = bindings::VIRTIO_ID_GPU;
 }

@@ -5,7 +5,7 @@
 //! A buffer is a driver type implementing [`Buffer`]; it describes the memory the device reads
 //! (requests) and writes (responses) as [`Segments`]. [`VirtqueueGuard::add`] takes the buffer by
 //! value (a [`KBox`]): from then on the device owns it, and the driver only gets it back as the
-//! token returned by [`VirtqueueGuard::get_buf`] once the device has used it. A buffer can
+//! token returned by [`Virtqueue::get_buf`] once the device has used it. A buffer can
 //! therefore not be freed or reused while the device may still access it.
 //!
 //! C header: [`include/linux/virtio.h`](srctree/include/linux/virtio.h)
@@ -323,6 +323,26 @@ impl<T: Buffer> Virtqueue<T> {
         VirtqueueGuard(self.state.lock())
     }
 
+    /// Disables the [`QueueHandler`] notifications for this queue (a hint to the device).
+    pub fn disable_cb(&self) {
+        let guard = self.lock();
+        if let Ok(vq) = guard.vq() {
+            // SAFETY: `vq` is live by the type invariant; the lock is held.
+            unsafe { bindings::virtqueue_disable_cb(vq.as_ptr()) }
+        }
+    }
+
+    /// Re-enables notifications. Returns `false` if buffers were used meanwhile: collect them
+    /// with [`Self::get_buf`] to not miss them.
+    pub fn enable_cb(&self) -> bool {
+        let guard = self.lock();
+        match guard.vq() {
+            // SAFETY: `vq` is live by the type invariant; the lock is held.
+            Ok(vq) => unsafe { bindings::virtqueue_enable_cb(vq.as_ptr()) },
+            Err(_) => true,
+        }
+    }
+
     /// Takes back a buffer the device used, with the number of bytes it wrote.
     ///
     /// The queue is locked only while the buffer is taken from the ring, so that dropping the
@@ -405,24 +425,6 @@ impl<T: Buffer> VirtqueueGuard<'_, T> {
             // SAFETY: `vq` is live by the type invariant.
             Ok(vq) => unsafe { bindings::virtqueue_kick(vq.as_ptr()) },
             Err(_) => false,
-        }
-    }
-
-    /// Disables the [`QueueHandler`] notifications for this queue (a hint to the device).
-    pub fn disable_cb(&mut self) {
-        if let Ok(vq) = self.vq() {
-            // SAFETY: `vq` is live by the type invariant.
-            unsafe { bindings::virtqueue_disable_cb(vq.as_ptr()) }
-        }
-    }
-
-    /// Re-enables notifications. Returns `false` if buffers were used meanwhile: collect them
-    /// with [`Self::get_buf`] to not miss them.
-    pub fn enable_cb(&mut self) -> bool {
-        match self.vq() {
-            // SAFETY: `vq` is live by the type invariant.
-            Ok(vq) => unsafe { bindings::virtqueue_enable_cb(vq.as_ptr()) },
-            Err(_) => true,
         }
     }
 

@@ -29,10 +29,6 @@ use crate::{
     },
 };
 use kernel::{
-    device::{
-        self,
-        Bound, //
-    },
     drm::{
         self,
         kms::{
@@ -184,10 +180,12 @@ impl kms::DriverCrtc for Output {
 
 /// Runs `f` with the control queue while the device is bound; afterwards there is no host to
 /// tell anything.
-fn with_queue(dev: &VirtioDrmDevice<drm::Ioctl>, f: impl FnOnce(&Queue, &device::Device<Bound>)) {
+fn with_queue(
+    dev: &VirtioDrmDevice<drm::Ioctl>,
+    f: impl FnOnce(&Queue, &VirtioDrmDevice<drm::Registered>),
+) {
     if let Some(guard) = dev.registration_guard() {
-        let bound_dev = guard.bound_device();
-        guard.registration_data_with(|bound| f(&bound.queue, bound_dev));
+        guard.registration_data_with(|bound| f(&bound.queue, &guard));
     }
 }
 
@@ -275,7 +273,7 @@ fn src_pixels(state: &PlaneState<OutputPlane>) -> Rect {
 
 fn update_primary(
     queue: &Queue,
-    dev: &device::Device<Bound>,
+    dev: &VirtioDrmDevice<drm::Registered>,
     output: &Crtc<Output>,
     new: &PlaneState<OutputPlane>,
     old: &PlaneState<OutputPlane>,
@@ -363,7 +361,7 @@ const FLUSH_WAIT: Delta = Delta::from_millis(50);
 
 fn update_cursor(
     queue: &Queue,
-    dev: &device::Device<Bound>,
+    dev: &VirtioDrmDevice<drm::Registered>,
     output: &Crtc<Output>,
     new: &PlaneState<OutputPlane>,
     old: &PlaneState<OutputPlane>,

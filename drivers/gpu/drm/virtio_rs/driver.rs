@@ -177,8 +177,9 @@ impl VirtioGpu {
         // The registration and every other device resource of this driver belong to the virtio
         // device it is bound to, so they go when it unbinds, before the module can; the PCI
         // function is only the DRM parent.
-        let reg = kdrm::Registration::new_devres(
-            vdev.as_ref(),
+        let bound: &virtio::Device<Bound> = vdev;
+        let reg = kdrm::Registration::new_devres_below(
+            bound,
             drm,
             try_pin_init!(BoundData {
                 queue: bound_queue,

@@ -21,10 +21,6 @@ use crate::{
     },
 };
 use kernel::{
-    device::{
-        self,
-        Bound, //
-    },
     drm::{
         self,
         gem::{
@@ -211,12 +207,12 @@ impl VirtioObject {
     }
 }
 
-/// The guest memory of `obj` as the device sees it; `dev` is the device the driver is bound to.
+/// The guest memory of `obj` as the device sees it.
 ///
 /// As the virtio ring: DMA addresses of the mapped table with the DMA API, else the physical
 /// addresses of its pages.
-fn mem_entries(obj: &Object, dev: &device::Device<Bound>) -> Result<KVec<MemEntry>> {
-    let sgt = obj.sg_table(dev)?;
+fn mem_entries(obj: &Object, drm: &VirtioDrmDevice<drm::Registered>) -> Result<KVec<MemEntry>> {
+    let sgt = obj.sg_table_for(drm)?;
     let mut entries = KVec::new();
     if obj.dev().dma_api {
         for sg in sgt.iter() {
@@ -233,14 +229,14 @@ fn mem_entries(obj: &Object, dev: &device::Device<Bound>) -> Result<KVec<MemEntr
 
 /// Makes what the CPU wrote to `obj` visible to the device before a transfer reads it (with
 /// the DMA API: through an IOMMU, bounce buffers or encrypted memory the device would otherwise
-/// read stale data). `dev` is the device the driver is bound to.
-pub(crate) fn sync_for_transfer(obj: &Object, dev: &device::Device<Bound>) {
+/// read stale data).
+pub(crate) fn sync_for_transfer(obj: &Object, drm: &VirtioDrmDevice<drm::Registered>) {
     if !obj.dev().dma_api {
         return;
     }
-    if let Err(e) = obj.sync_for_device(dev) {
+    if let Err(e) = obj.sync_for_device(drm) {
         dev_err!(
-            dev,
+            drm.bound_device(),
             "cannot sync resource {} for the device: {:?}\n",
             obj.resource_id(),
             e
@@ -274,7 +270,7 @@ pub(crate) fn create_dumb(
     )?;
 
     // Mapped for the PCI function (the DRM parent), kept as a resource of the virtio device.
-    let entries = mem_entries(&obj, drm.bound_device())?;
+    let entries = mem_entries(&obj, drm)?;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
     let queue = &bound.queue;
     // From the first command on the host may hold the resource: release it in any case (an

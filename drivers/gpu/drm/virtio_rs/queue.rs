@@ -125,6 +125,10 @@ impl<H: Hold> virtio::Buffer for Request<H> {
 }
 
 impl<H: Hold> Request<H> {
+    /// The most ring descriptors a request takes (command, payload, response), without
+    /// indirect descriptors.
+    const MAX_DESCRIPTORS: u32 = 3;
+
     /// Called by the dequeue work: the device wrote `len` bytes of the response.
     fn complete(self, len: u32, dequeue: &Dequeue<H>) {
         // A device cannot have written more than the buffer holds.
@@ -156,8 +160,9 @@ impl FenceIds {
         self.emitted
     }
 
-    /// Takes back `id`, the last id emitted, for a command that was not queued. The ring lock,
-    /// held from `emit` to here, keeps other ids from being emitted in between.
+    /// Takes back `id`, the last id emitted, for a command that was not queued. The caller holds
+    /// `Events::fence_order` from `emit` to here, which keeps other ids from being emitted in
+    /// between.
     fn unemit(&mut self, id: u64) {
         if id == self.emitted {
             self.emitted -= 1;
@@ -331,6 +336,8 @@ impl<H: Hold> virtio::QueueHandler<Request<H>> for Dequeue<H> {
         }
     }
 
+    /// Revocation is for good: virtio_rs does not implement freeze and restore, whose new
+    /// queues would need the parking and the waiters' flags reset.
     fn queue_revoked(&self, queue: &Virtqueue<Request<H>>) {
         if queue.index() == CONTROL {
             self.events.unpark_all();
@@ -422,7 +429,7 @@ impl<H: Hold> CommandQueue<H> {
             // A broken or revoked queue never frees room: try again to get its error.
             let room = || {
                 let queue = queue.lock();
-                queue.num_free() > 0 || queue.is_broken()
+                queue.num_free() >= Request::<H>::MAX_DESCRIPTORS || queue.is_broken()
             };
             if let Err(e) = events.wait(deadline, room) {
                 return Err((e, request));

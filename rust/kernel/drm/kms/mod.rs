@@ -591,6 +591,10 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// }
     /// ```
     pub fn hotplug_event(&self) {
+        crate::const_assert!(
+            <D as drm::Driver>::FEAT_KMS,
+            "hotplug events require drm::Driver::FEAT_KMS"
+        );
         // SAFETY: The device is registered (by the existence of `self`), with a completed mode
         // configuration.
         unsafe { bindings::drm_kms_helper_hotplug_event(self.device().as_raw()) };
@@ -601,6 +605,10 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     ///
     /// Does nothing if `connector` is not a connector of this registration's device.
     pub fn connector_hotplug_event(&self, connector: &Connector<D::Connector>) {
+        crate::const_assert!(
+            <D as drm::Driver>::FEAT_KMS,
+            "hotplug events require drm::Driver::FEAT_KMS"
+        );
         // SAFETY: `connector.as_raw()` is a valid connector; `dev` is set at its creation.
         if unsafe { (*connector.as_raw()).dev } != self.device().as_raw() {
             return;

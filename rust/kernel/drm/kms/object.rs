@@ -36,7 +36,8 @@ pub(crate) unsafe trait ObjectKind: 'static {
     unsafe fn cleanup(raw: *mut Self::Raw);
 
     /// Returns whether a zeroed object whose initialisation failed was nevertheless added to
-    /// its device's list, in which case `drm_mode_config_cleanup()` destroys it.
+    /// its device's list, in which case `drm_mode_config_cleanup()` destroys it. (Connectors
+    /// initialise their `head` as an empty list before they are listed.)
     ///
     /// # Safety
     ///
@@ -50,7 +51,8 @@ macro_rules! object_kind {
         pub(crate) enum $kind {}
 
         // SAFETY: `$raw` is the C object of one kind; `cleanup` releases an initialised one;
-        // the device's list links it through `head`, which `list_add_tail()` alone sets.
+        // the device's list links it through `head`, which is zero or an empty list until
+        // `list_add_tail()` adds the object.
         unsafe impl ObjectKind for $kind {
             type Raw = bindings::$raw;
 
@@ -60,8 +62,9 @@ macro_rules! object_kind {
             }
 
             unsafe fn is_listed(raw: *const Self::Raw) -> bool {
-                // SAFETY: `raw` is valid (safety requirements); `head` was zeroed.
-                unsafe { !(*raw).head.next.is_null() }
+                // SAFETY: `raw` is valid (safety requirements).
+                let (head, next) = unsafe { (&raw const (*raw).head, (*raw).head.next) };
+                !next.is_null() && next.cast_const() != head
             }
         }
     };
