@@ -613,6 +613,12 @@ class Run:
     def guest_line(self, qmp, line):
         self.serial_lines.append(line)
         self.log_line(line)
+        if "harness: start" in line:
+            self.init_started = True
+        elif not getattr(self, "init_started", False) and re.search(EARLY_BOOT_RE, line):
+            # The kernel broke while booting, before any driver or scenario ran:
+            # stop now instead of waiting for the timeout (see main()).
+            self.early_boot_failure = line
         m = re.match(r"^READY (\S+)\s*$", line)
         if m:
             self.shot(qmp, m.group(1))
@@ -643,6 +649,9 @@ class Run:
                     timed_out = True
                     self.note(f"timeout after {self.args.timeout}s, stopping QEMU")
                     self.last_screen()
+                    break
+                if getattr(self, "early_boot_failure", None):
+                    self.note("kernel report before the guest's init: stopping QEMU")
                     break
                 if not sel.select(min(left, 1.0)):
                     continue
@@ -902,6 +911,22 @@ def qemu_death(out):
     return lines[-1] if lines else ""
 
 
+# A kernel report while the test kernel is still booting, before the guest's
+# init (and with it any driver or scenario) ran.
+EARLY_BOOT_RE = r"BUG: KASAN|Kernel panic"
+
+
+def kernel_broke_before_init(out):
+    """Whether the kernel reported a problem before the guest's init ran."""
+    try:
+        with open(os.path.join(out, "serial.log"), errors="replace") as f:
+            serial = f.read()
+    except OSError:
+        return False
+    head = serial.split("harness: start", 1)[0]
+    return "harness: start" not in serial and re.search(EARLY_BOOT_RE, head) is not None
+
+
 def qemu_died_before_init(out):
     """Whether QEMU aborted (killed by a signal it raised itself, e.g. an assertion) before
     the guest's init printed anything."""
@@ -937,7 +962,20 @@ def main(argv):
             raise SetupError(f"--kunit needs {KUNIT_PY}")
         prepare_out(out)
         rc = Run(args, out).main()
-        if rc != 0 and qemu_died_before_init(out):
+        if rc != 0 and kernel_broke_before_init(out):
+            # Seen once in the sanitizer kernel (a storm of KASAN wild-memory-access
+            # reports in early boot interrupts, 0.007 s after start, under heavy
+            # host load): before init, so before any code under test ran. Run the
+            # scenario once more, keep the failed boot's logs, and say so.
+            print("guest-run: the kernel broke before the guest's init ran; "
+                  "running the scenario once more (logs kept in "
+                  f"{out}.boot-failure)", flush=True)
+            failed = out + ".boot-failure"
+            shutil.rmtree(failed, ignore_errors=True)
+            os.rename(out, failed)
+            prepare_out(out)
+            rc = Run(args, out).main()
+        elif rc != 0 and qemu_died_before_init(out):
             # QEMU itself aborted while the guest was still booting (seen once: an
             # assertion in QEMU's MSI-X emulation during PCI enumeration under TCG).
             # That says nothing about the scenario: run it once more, and say so.
