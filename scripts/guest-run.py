@@ -938,6 +938,18 @@ def qemu_died_before_init(out):
     return "harness: start" not in serial and "Assertion" in qemu_death(out)
 
 
+def run_again(args, out, suffix, why):
+    """A failed run said nothing about the scenario (`why`): keep its logs in
+    OUT.SUFFIX, run the scenario once more, and say so."""
+    kept = f"{out}.{suffix}"
+    print(f"guest-run: {why}; running the scenario once more (logs kept in {kept})",
+          flush=True)
+    shutil.rmtree(kept, ignore_errors=True)
+    os.rename(out, kept)
+    prepare_out(out)
+    return Run(args, out).main()
+
+
 def main(argv):
     args = parse_args(argv)
     out = os.path.abspath(args.out or os.path.join(
@@ -965,27 +977,14 @@ def main(argv):
         if rc != 0 and kernel_broke_before_init(out):
             # Seen once in the sanitizer kernel (a storm of KASAN wild-memory-access
             # reports in early boot interrupts, 0.007 s after start, under heavy
-            # host load): before init, so before any code under test ran. Run the
-            # scenario once more, keep the failed boot's logs, and say so.
-            print("guest-run: the kernel broke before the guest's init ran; "
-                  "running the scenario once more (logs kept in "
-                  f"{out}.boot-failure)", flush=True)
-            failed = out + ".boot-failure"
-            shutil.rmtree(failed, ignore_errors=True)
-            os.rename(out, failed)
-            prepare_out(out)
-            rc = Run(args, out).main()
+            # host load): before init, so before any code under test ran.
+            rc = run_again(args, out, "boot-failure",
+                           "the kernel broke before the guest's init ran")
         elif rc != 0 and qemu_died_before_init(out):
             # QEMU itself aborted while the guest was still booting (seen once: an
             # assertion in QEMU's MSI-X emulation during PCI enumeration under TCG).
-            # That says nothing about the scenario: run it once more, and say so.
-            print(f"guest-run: QEMU died before the guest's init ran "
-                  f"({qemu_death(out)}); running the scenario once more", flush=True)
-            crashed = out + ".qemu-crash"
-            shutil.rmtree(crashed, ignore_errors=True)
-            os.rename(out, crashed)
-            prepare_out(out)
-            rc = Run(args, out).main()
+            rc = run_again(args, out, "qemu-crash",
+                           f"QEMU died before the guest's init ran ({qemu_death(out)})")
         return rc
     except SetupError as e:
         print(f"guest-run: error: {e}", file=sys.stderr)

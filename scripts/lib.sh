@@ -27,6 +27,18 @@ debian_mirror() {
 	echo "$m"
 }
 
+# Copy into DIR the pristine versions of the upstream files that patches/
+# touch: the base the patches apply to (scripts/series.sh, patch-work.sh).
+pristine_base() {	# DIR
+	local dir=$1 p f
+	for p in "$TOP"/patches/*.patch; do
+		grep -E '^\+\+\+ b/' "$p" | sed 's|^+++ b/||'
+	done | sort -u | while read -r f; do
+		mkdir -p "$dir/$(dirname "$f")"
+		cp "$CACHE/pristine/$f" "$dir/$f"
+	done
+}
+
 # Serialise everything that writes into the cache.
 # Serialise everything that writes into the cache; nested scripts inherit
 # the lock through the environment instead of taking it again.

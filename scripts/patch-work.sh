@@ -24,12 +24,7 @@ init)
 	[ ! -e "$dir" ] || die "$dir exists"
 	mkdir -p "$dir"
 	git_ init -q
-	for p in "$TOP"/patches/*.patch; do
-		grep -E '^\+\+\+ b/' "$p" | sed 's|^+++ b/||'
-	done | sort -u | while read -r f; do
-		mkdir -p "$dir/$(dirname "$f")"
-		cp "$PRISTINE/$f" "$dir/$f"
-	done
+	pristine_base "$dir"
 	git_ add -A
 	git_ commit -q -m "base: Linux 7.3.4 (the files the patches touch)"
 	git_ tag base

@@ -18,12 +18,7 @@ git_() { git -C "$work" -c user.name="virtio_rs developers" \
 
 git_ init -q
 # The base: the pristine versions of the upstream files the patches touch.
-for p in "$TOP"/patches/*.patch; do
-	grep -E '^\+\+\+ b/' "$p" | sed 's|^+++ b/||'
-done | sort -u | while read -r f; do
-	mkdir -p "$work/$(dirname "$f")"
-	cp "$PRISTINE/$f" "$work/$f"
-done
+pristine_base "$work"
 git_ add -A
 git_ commit -q -m "base: Linux 7.3.4 (the files the series touches)"
 base=$(git_ rev-parse HEAD)
