@@ -15,6 +15,7 @@
 #   virtio_gpu_device   sysfs path of the virtio GPU device (virtio id 16)
 #   bound_driver DEV    name of the driver bound to DEV (empty if none)
 #   drm_card_of DEV     /sys/class/drm/cardN of the virtio device DEV
+#   kmemleak_phase TAG [clear]  leaks found now (count; kmemleak-TAG.txt)
 # Variables: SCENARIO, DRIVER, RESULTS (the results share), MODROOT.
 
 BB=/bin/busybox
@@ -277,6 +278,21 @@ kmemleak_scan() {
 	echo scan > "$KMEMLEAK_FILE"
 	cat "$KMEMLEAK_FILE" > "$RESULTS/kmemleak.txt"
 	log "kmemleak: $(grep -c 'unreferenced object' "$RESULTS/kmemleak.txt") unreferenced object(s)"
+}
+
+# Scan for leaks now, for the part of a scenario that just ended: prints the
+# number of unreferenced objects and saves them as $RESULTS/kmemleak-TAG.txt
+# (none when clean, 0 without kmemleak). With "clear", they are then
+# forgotten, so that later scans (the final one included) do not see them.
+kmemleak_phase() {	# TAG [clear]
+	[ -n "$KMEMLEAK" ] && [ -w "$KMEMLEAK_FILE" ] || { echo 0; return 0; }
+	sleep 6
+	echo scan > "$KMEMLEAK_FILE"
+	echo scan > "$KMEMLEAK_FILE"
+	_n=$(grep -c 'unreferenced object' "$KMEMLEAK_FILE")
+	[ "$_n" = 0 ] || cat "$KMEMLEAK_FILE" > "$RESULTS/kmemleak-$1.txt"
+	[ "$2" = clear ] && echo clear > "$KMEMLEAK_FILE"
+	echo "$_n"
 }
 
 finish() {
