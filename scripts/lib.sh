@@ -34,6 +34,8 @@ pristine_base() {	# DIR
 	for p in "$TOP"/patches/*.patch; do
 		grep -E '^\+\+\+ b/' "$p" | sed 's|^+++ b/||'
 	done | sort -u | while read -r f; do
+		# A file a patch creates has no pristine version.
+		[ -e "$CACHE/pristine/$f" ] || continue
 		mkdir -p "$dir/$(dirname "$f")"
 		cp "$CACHE/pristine/$f" "$dir/$f"
 	done
