@@ -18,17 +18,22 @@ log "connector $conn: $(grep -c '^  #' "$RESULTS/connectors.txt") modes listed"
 while_shown() {
 	[ "$DRIVER" = virtio_rs ] || return 0
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-	dbg=$(ls -d /sys/kernel/debug/virtio_rs-* 2>/dev/null | head -n 1)
-	[ -n "$dbg" ] || fail "no virtio_rs debugfs directory"
-	cat "$dbg/features" > "$RESULTS/debugfs-features.txt"
-	cat "$dbg/resources" > "$RESULTS/debugfs-resources.txt"
+	# The DRM device's directory, named after its minor (cardN).
+	card=$(drm_card_of "$(virtio_gpu_device)") || fail "no DRM device"
+	dbg=/sys/kernel/debug/dri/${card##*card}
+	[ -r "$dbg/virtio_rs-features" ] || fail "no virtio_rs files in $dbg"
+	# Only there: nothing of virtio_rs at the debugfs top level.
+	[ -z "$(ls -d /sys/kernel/debug/virtio_rs* 2>/dev/null)" ] ||
+		fail "virtio_rs debugfs files at the top level"
+	cat "$dbg/virtio_rs-features" > "$RESULTS/debugfs-features.txt"
+	cat "$dbg/virtio_rs-resources" > "$RESULTS/debugfs-resources.txt"
 	grep -q "^edid *: yes" "$RESULTS/debugfs-features.txt" || fail "debugfs features lack edid"
 	# fbdev's buffer and modetest's: two 1024x768 resources.
 	n=$(grep -c " 1024x768 " "$RESULTS/debugfs-resources.txt")
 	[ "$n" -ge 2 ] || fail "debugfs shows $n 1024x768 resources, expected 2"
 	log "debugfs: $(tr '\n' ';' < "$RESULTS/debugfs-resources.txt")"
 	# Blob flushes are fenced: with blobs, fences were emitted and signalled.
-	cat "$dbg/fences" > "$RESULTS/debugfs-fences.txt"
+	cat "$dbg/virtio_rs-fences" > "$RESULTS/debugfs-fences.txt"
 	read -r word signalled emitted < "$RESULTS/debugfs-fences.txt"
 	min=0
 	grep -q "^blob resources *: yes" "$RESULTS/debugfs-features.txt" && min=1

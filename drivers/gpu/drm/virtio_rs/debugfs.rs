@@ -1,28 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! debugfs: `/sys/kernel/debug/virtio_rs-<pci device>/{features,resources,fences}`.
+//! debugfs: `virtio_rs-features`, `virtio_rs-resources` and `virtio_rs-fences` in the DRM
+//! device's directory, `/sys/kernel/debug/dri/<minor>/`.
 
-use crate::gem::{
-    Queue,
-    Resources, //
+use crate::gpu::{
+    VirtioDrmDevice,
+    VirtioGpuDrm, //
 };
-use core::fmt;
 use kernel::{
-    debugfs::{
-        Dir,
-        File, //
+    drm::{
+        self,
+        debugfs::DeviceFile, //
     },
     prelude::*,
-    str::CString,
-    sync::Arc,
+    seq_file::{
+        seq_print,
+        SeqFile, //
+    },
 };
 
-/// What the device and the driver agreed on.
-pub(crate) struct Features {
-    pub(crate) edid: bool,
-    pub(crate) resource_blob: bool,
-    pub(crate) blob_alignment: bool,
-    pub(crate) scanouts: u32,
+/// Adds the files; they can be read once the device is registered.
+pub(crate) fn add_files(drm: &drm::UnregisteredDevice<VirtioGpuDrm>) {
+    drm.debugfs_add_file::<Features>();
+    drm.debugfs_add_file::<Resources>();
+    drm.debugfs_add_file::<Fences>();
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -33,70 +34,53 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-fn write_features(features: &Features, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{:<16} : no", "virgl")?;
-    writeln!(f, "{:<16} : {}", "edid", yes_no(features.edid))?;
-    writeln!(
-        f,
-        "{:<16} : {}",
-        "blob resources",
-        yes_no(features.resource_blob)
-    )?;
-    writeln!(
-        f,
-        "{:<16} : {}",
-        "blob alignment",
-        yes_no(features.blob_alignment)
-    )?;
-    writeln!(f, "{:<16} : {}", "scanouts", features.scanouts)
+/// What the device and the driver agreed on.
+struct Features;
+
+impl DeviceFile for Features {
+    type Driver = VirtioGpuDrm;
+    const NAME: &'static CStr = c"virtio_rs-features";
+
+    fn show(dev: &VirtioDrmDevice<drm::Ioctl>, m: &SeqFile) -> Result {
+        let rows = [
+            ("virgl", yes_no(false)),
+            ("edid", yes_no(dev.has_edid)),
+            ("blob resources", yes_no(dev.blob)),
+            ("blob alignment", yes_no(dev.blob_alignment)),
+        ];
+        for (name, value) in rows {
+            seq_print!(m, "{:<16} : {}\n", name, value);
+        }
+        seq_print!(m, "{:<16} : {}\n", "scanouts", dev.num_scanouts);
+        Ok(())
+    }
 }
 
-fn write_resources(resources: &Arc<Resources>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    resources.write(f)
+/// The host resources of the device's buffers. `ENODEV` once the device is unbound.
+struct Resources;
+
+impl DeviceFile for Resources {
+    type Driver = VirtioGpuDrm;
+    const NAME: &'static CStr = c"virtio_rs-resources";
+
+    fn show(dev: &VirtioDrmDevice<drm::Ioctl>, m: &SeqFile) -> Result {
+        let guard = dev.registration_guard().ok_or(ENODEV)?;
+        guard.registration_data_with(|bound| bound.resources.show(m));
+        Ok(())
+    }
 }
 
-fn write_fences(queue: &Arc<Queue>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let (emitted, signalled) = queue.fence_ids();
-    writeln!(f, "fence {signalled} {emitted}")
-}
+/// The last fence the driver emitted and the last the device signalled.
+struct Fences;
 
-#[pin_data]
-struct Files {
-    #[pin]
-    features: File<Features>,
-    #[pin]
-    resources: File<Arc<Resources>>,
-    #[pin]
-    fences: File<Arc<Queue>>,
-}
+impl DeviceFile for Fences {
+    type Driver = VirtioGpuDrm;
+    const NAME: &'static CStr = c"virtio_rs-fences";
 
-/// The debugfs directory of one device and its files; removed when dropped.
-pub(crate) struct DebugFs {
-    _files: Pin<KBox<Files>>,
-    _dir: Dir,
-}
-
-impl DebugFs {
-    pub(crate) fn new(
-        device_name: &CStr,
-        features: Features,
-        resources: Arc<Resources>,
-        queue: Arc<Queue>,
-    ) -> Result<Self> {
-        let name = CString::try_from_fmt(fmt!("virtio_rs-{}", device_name))?;
-        let dir = Dir::new(&name);
-        let parent = &dir;
-        let files = KBox::pin_init(
-            try_pin_init!(Files {
-                features <- parent.read_callback_file(c"features", features, &write_features),
-                resources <- parent.read_callback_file(c"resources", resources, &write_resources),
-                fences <- parent.read_callback_file(c"fences", queue, &write_fences),
-            }),
-            GFP_KERNEL,
-        )?;
-        Ok(Self {
-            _files: files,
-            _dir: dir,
-        })
+    fn show(dev: &VirtioDrmDevice<drm::Ioctl>, m: &SeqFile) -> Result {
+        let guard = dev.registration_guard().ok_or(ENODEV)?;
+        let (emitted, signalled) = guard.registration_data_with(|bound| bound.queue.fence_ids());
+        seq_print!(m, "fence {} {}\n", signalled, emitted);
+        Ok(())
     }
 }

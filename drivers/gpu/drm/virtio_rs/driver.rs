@@ -4,11 +4,7 @@
 //! device.
 
 use crate::{
-    debugfs::{
-        DebugFs,
-        Features, //
-    },
-    display,
+    debugfs, display,
     drm::BoundData,
     gem::{
         Queue,
@@ -61,7 +57,6 @@ pub(crate) struct VirtioGpu {
     drm: ARef<VirtioDrmDevice>,
     /// Owns the virtqueues for as long as the device is bound.
     queue: Arc<Queue>,
-    _debugfs: DebugFs,
 }
 
 kernel::virtio_device_table!(VIRTIO_TABLE, [virtio::DeviceId::new(virtio::ids::GPU)]);
@@ -155,23 +150,14 @@ impl VirtioGpu {
                 num_scanouts: u32::try_from(count).map_err(|_| EINVAL)?,
                 blob: vdev.has_feature(features::RESOURCE_BLOB),
                 has_edid,
+                blob_alignment: vdev.has_feature(features::BLOB_ALIGNMENT),
                 dma_api: vdev.uses_dma_api(),
                 scanouts <- new_mutex!(scanouts),
             }),
         )?;
         display::init(&drm, has_edid)?;
         let resources = Arc::pin_init(Resources::new(), GFP_KERNEL)?;
-        let debugfs = DebugFs::new(
-            pdev.as_ref().name(),
-            Features {
-                edid: has_edid,
-                resource_blob: vdev.has_feature(features::RESOURCE_BLOB),
-                blob_alignment: vdev.has_feature(features::BLOB_ALIGNMENT),
-                scanouts: u32::try_from(count).map_err(|_| EINVAL)?,
-            },
-            resources.clone(),
-            queue.clone(),
-        )?;
+        debugfs::add_files(&drm);
         let bound_queue = queue.clone();
         let drm_ref: ARef<VirtioDrmDevice> = (&*drm).into();
         // The registration and every other device resource of this driver belong to the virtio
@@ -194,7 +180,6 @@ impl VirtioGpu {
             reg,
             drm: drm_ref,
             queue,
-            _debugfs: debugfs,
         })
     }
 }

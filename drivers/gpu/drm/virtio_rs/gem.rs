@@ -31,6 +31,10 @@ use kernel::{
     },
     new_mutex, new_spinlock,
     prelude::*,
+    seq_file::{
+        seq_print,
+        SeqFile, //
+    },
     sync::{
         aref::ARef,
         atomic::{
@@ -123,18 +127,20 @@ impl Resources {
     }
 
     /// One line per resource: id, size in pixels and bytes, kind.
-    pub(crate) fn write(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        writeln!(f, "{:>8} {:>11} {:>10} kind", "id", "pixels", "bytes")?;
+    pub(crate) fn show(&self, m: &SeqFile) {
+        seq_print!(m, "{:>8} {:>11} {:>10} kind\n", "id", "pixels", "bytes");
         for r in self.list.lock().iter() {
             let kind = if r.blob { "guest blob" } else { "2d" };
-            let pixels = (r.width, r.height);
-            writeln!(
-                f,
-                "{:>8} {:>5}x{:<5} {:>10} {}",
-                r.id, pixels.0, pixels.1, r.size, kind
-            )?;
+            seq_print!(
+                m,
+                "{:>8} {:>5}x{:<5} {:>10} {}\n",
+                r.id,
+                r.width,
+                r.height,
+                r.size,
+                kind
+            );
         }
-        Ok(())
     }
 }
 

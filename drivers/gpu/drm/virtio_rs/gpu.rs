@@ -35,6 +35,8 @@ pub(crate) struct DrmData {
     pub(crate) blob: bool,
     /// Whether the device offers EDIDs (and the connectors have an EDID property).
     pub(crate) has_edid: bool,
+    /// Whether the device announced blob alignment (`VIRTIO_GPU_F_BLOB_ALIGNMENT`).
+    pub(crate) blob_alignment: bool,
     /// Whether the device takes DMA addresses (else guest physical ones) and needs DMA syncs.
     pub(crate) dma_api: bool,
     /// Lock order: taken by the connector probes with `mode_config.mutex` held, so it must
