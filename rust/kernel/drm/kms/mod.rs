@@ -51,7 +51,12 @@ use crate::{
     },
     error::to_result,
     prelude::*,
-    sync::atomic::Relaxed,
+    sync::atomic::{
+        Acquire,
+        Atomic,
+        Relaxed,
+        Release, //
+    },
 };
 use core::{
     cell::Cell,
@@ -645,16 +650,17 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// [`Registration::resume`](drm::Registration::resume)
     /// (`drm_mode_config_helper_suspend()`).
     ///
-    /// The commit callbacks run as usual (the parent device is still bound). Takes `&mut self`
-    /// so that suspend and resume of one device cannot race on the saved state. Fails with
-    /// [`EBUSY`] if a state saved earlier was not resumed.
-    pub fn suspend(&mut self) -> Result {
+    /// The commit callbacks run as usual (the parent device is still bound). Fails with
+    /// [`EBUSY`] if a state saved earlier was not resumed, or while another suspend or resume of
+    /// the device runs (the PM core never does that; other callers get told).
+    pub fn suspend(&self) -> Result {
+        let _pm = PmSection::enter(self)?;
         let dev = self.device().as_raw();
 
         // A second suspend would replace, and leak, the state the first one saved.
         //
         // SAFETY: `dev` is valid. `suspend_state` is only written by the suspend and resume
-        // helpers, which `&mut self` keeps from running concurrently.
+        // helpers, which only run in a `PmSection` of the registration (the device's only one).
         if unsafe { !(*dev).mode_config.suspend_state.is_null() } {
             return Err(EBUSY);
         }
@@ -666,12 +672,14 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
     /// Restores the display state saved by [`Registration::suspend`](drm::Registration::suspend)
     /// (`drm_mode_config_helper_resume()`).
     ///
-    /// Fails with [`EINVAL`] if there is no saved state.
-    pub fn resume(&mut self) -> Result {
+    /// Fails with [`EINVAL`] if there is no saved state, and with [`EBUSY`] while another suspend
+    /// or resume of the device runs.
+    pub fn resume(&self) -> Result {
+        let _pm = PmSection::enter(self)?;
         let dev = self.device().as_raw();
 
         // SAFETY: `dev` is valid. `suspend_state` is only written by the suspend and resume
-        // helpers, which the PM core does not run concurrently for one device.
+        // helpers, which only run in a `PmSection` of the registration.
         if unsafe { (*dev).mode_config.suspend_state.is_null() } {
             return Err(EINVAL);
         }
@@ -679,5 +687,23 @@ impl<D: KmsDriver> drm::Registration<'_, D> {
         // SAFETY: The device is registered, its mode configuration complete and a suspend state
         // was saved.
         to_result(unsafe { bindings::drm_mode_config_helper_resume(dev) })
+    }
+}
+
+/// A suspend or resume of a registration's display: one at a time.
+struct PmSection<'a>(&'a Atomic<bool>);
+
+impl<'a> PmSection<'a> {
+    fn enter<D: KmsDriver>(reg: &'a drm::Registration<'_, D>) -> Result<Self> {
+        reg.pm_busy
+            .cmpxchg(false, true, Acquire)
+            .map_err(|_| EBUSY)?;
+        Ok(Self(&reg.pm_busy))
+    }
+}
+
+impl Drop for PmSection<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Release);
     }
 }

@@ -533,7 +533,7 @@ mod atomic_states {
     struct TestDevice {
         client: Client,
         output: Output,
-        _reg: Devres<drm::Registration<'static, TestDriver>>,
+        reg: Devres<drm::Registration<'static, TestDriver>>,
         drm: ARef<drm::Device<TestDriver>>,
     }
 
@@ -548,7 +548,7 @@ mod atomic_states {
             Ok(Self {
                 client,
                 output,
-                _reg: reg,
+                reg,
                 drm: drm_ref,
             })
         }
@@ -788,6 +788,28 @@ mod atomic_states {
         Ok(())
     }
 
+    /// Suspend switches the output off and keeps its state, resume brings it back; a second
+    /// suspend and a resume with nothing saved are refused.
+    fn suspend_resume(parent: &faux::Device<crate::device::Bound>) -> Result {
+        let mut test = TestDevice::new(parent)?;
+        let dev = test.dev();
+        let fb = test.client.framebuffer(640, 480, format::XRGB8888)?;
+        let vga = Mode::cvt(dev, 640, 480)?;
+        set_config(dev, &test.output, fb, vga.1)?;
+        expect_eq!(LIVE_PREPARED.load(Relaxed), 1);
+
+        let reg = test.reg.access(parent.as_ref())?;
+        expect_eq!(reg.resume(), Err(EINVAL));
+        expect_eq!(reg.suspend(), Ok(()));
+        // The outputs are off: no framebuffer is prepared.
+        expect_eq!(LIVE_PREPARED.load(Relaxed), 0);
+        expect_eq!(reg.suspend(), Err(EBUSY));
+        expect_eq!(reg.resume(), Ok(()));
+        expect_eq!(LIVE_PREPARED.load(Relaxed), 1);
+        expect_eq!(reg.resume(), Err(EINVAL));
+        Ok(())
+    }
+
     fn on_test_device(
         name: &CStr,
         test: impl FnOnce(&faux::Device<crate::device::Bound>) -> Result,
@@ -815,5 +837,10 @@ mod atomic_states {
     #[test]
     fn failing_atomic_check_leaves_nothing() -> Result {
         on_test_device(c"rust_drm_kms_test_check", failing_check)
+    }
+
+    #[test]
+    fn suspend_and_resume_pair() -> Result {
+        on_test_device(c"rust_drm_kms_test_suspend", suspend_resume)
     }
 }
