@@ -736,6 +736,137 @@ impl<H: Hold> CommandQueue<H> {
 #[kunit_tests(virtio_rs_queue)]
 mod tests {
     use super::*;
+    use kernel::{
+        impl_has_work, new_work,
+        sync::{
+            atomic::{
+                Acquire,
+                Release, //
+            },
+            Completion,
+        },
+        time::delay::fsleep,
+        workqueue::{
+            self,
+            Work,
+            WorkItem, //
+        },
+    };
+
+    /// Wakes the waiters of `events` from a work item, as completions of another queue would:
+    /// every millisecond, `wakeups` times or until told to stop, then revokes the queue if asked
+    /// to.
+    #[pin_data]
+    struct Waker {
+        #[pin]
+        events: QueueEvents,
+        wakeups: u32,
+        revoke: bool,
+        stop: Atomic<bool>,
+        woken: Atomic<u32>,
+        finished: Atomic<bool>,
+        #[pin]
+        done: Completion,
+        #[pin]
+        work: Work<Waker>,
+    }
+
+    impl_has_work! {
+        impl HasWork<Self> for Waker { self.work }
+    }
+
+    impl WorkItem for Waker {
+        type Pointer = Arc<Waker>;
+
+        fn run(this: Arc<Waker>) {
+            for _ in 0..this.wakeups {
+                if this.stop.load(Acquire) {
+                    break;
+                }
+                this.events.notify(false);
+                this.woken.add(1, Relaxed);
+                fsleep(Delta::from_millis(1));
+            }
+            if this.revoke {
+                this.events.notify(true);
+            }
+            this.finished.store(true, Release);
+            this.done.complete_all();
+        }
+    }
+
+    fn start_waker(wakeups: u32, revoke: bool) -> Result<Arc<Waker>> {
+        let waker = Arc::pin_init(
+            pin_init!(Waker {
+                events <- QueueEvents::new(),
+                wakeups,
+                revoke,
+                stop: Atomic::new(false),
+                woken: Atomic::new(0),
+                finished: Atomic::new(false),
+                done <- Completion::new(),
+                work <- new_work!("Waker::work"),
+            }),
+            GFP_KERNEL,
+        )?;
+        workqueue::system()
+            .enqueue(waker.clone())
+            .map_err(|_| EBUSY)?;
+        Ok(waker)
+    }
+
+    fn stop_waker(waker: &Waker) {
+        waker.stop.store(true, Release);
+        waker.done.wait_for_completion();
+    }
+
+    /// A request's deadline holds however often the queue's waiters are woken for others (the
+    /// cursor queue's completions once restarted the control queue's wait).
+    #[test]
+    fn wakeups_do_not_extend_the_deadline() -> Result {
+        // Ten seconds of wakeups, unless stopped, for a wait of 50 ms.
+        let waker = start_waker(10_000, false)?;
+        let result = waker
+            .events
+            .wait(Deadline::after(Delta::from_millis(50)), || false);
+        let still_waking = !waker.finished.load(Acquire);
+        stop_waker(&waker);
+        assert_eq!(result, Err(ETIMEDOUT));
+        assert!(still_waking);
+        assert!(waker.woken.load(Relaxed) > 0);
+        Ok(())
+    }
+
+    /// Revoking the queue ends every wait with `ENODEV`, long before its deadline.
+    #[test]
+    fn revocation_ends_waits() -> Result {
+        // Some wakeups for others, then the revocation.
+        let waker = start_waker(20, true)?;
+        let result = waker
+            .events
+            .wait(Deadline::after(Delta::from_secs(60)), || false);
+        waker.done.wait_for_completion();
+        assert_eq!(result, Err(ENODEV));
+        // Later waits do not block either.
+        assert_eq!(
+            waker
+                .events
+                .wait(Deadline::after(Delta::from_secs(60)), || false),
+            Err(ENODEV)
+        );
+        Ok(())
+    }
+
+    /// A wait whose condition holds returns at once, even after its deadline.
+    #[test]
+    fn met_conditions_end_waits() -> Result {
+        let waker = start_waker(0, false)?;
+        stop_waker(&waker);
+        let past = Deadline::after(Delta::from_millis(0));
+        assert_eq!(waker.events.wait(past, || true), Ok(()));
+        assert_eq!(waker.events.wait(past, || false), Err(ETIMEDOUT));
+        Ok(())
+    }
 
     #[test]
     fn fences_signal_in_order() {
