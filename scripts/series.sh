@@ -63,6 +63,16 @@ helpers with events as move-only tokens, GEM framebuffers with checked
 access to their objects, EDIDs, hotplug events and fbdev emulation." \
 	rust/helpers/drm_kms.c rust/helpers/kref.c rust/kernel/drm/kms
 
+add_area "rust: add DMA fence and reservation object abstractions" \
+"Fences consumers hold and wait for; timelines whose issuer allocates a
+fence before it submits the work (so submission cannot fail), arms it
+with the next sequence number when the work enters the device's queue,
+and signals fences in order, with an error where the work failed, or
+cancels them when dropped. Reservation objects: one lock at a time,
+proofs of the held lock for the operations that need it, fence room
+that cannot be overrun, waits bounded by a timeout." \
+	rust/helpers/dma_buf.c rust/kernel/dma_fence.rs rust/kernel/dma_resv.rs
+
 add_area "drm/virtio_rs: add a Rust virtio-gpu display driver" \
 "Bind virtio-gpu devices, negotiate the display features (EDID, blob
 resources, blob alignment; nothing 3D), create the control and cursor

@@ -276,14 +276,21 @@ impl<T: Buffer> Prepared<T> {
     }
 }
 
-struct QueueState<T> {
+struct QueueState {
     vq: Option<NonNull<bindings::virtqueue>>,
-    _tokens: PhantomData<KBox<T>>,
 }
 
-// SAFETY: The virtqueue is only accessed with the lock held, from any thread; the tokens are
-// `KBox<T>` with `T: Send`.
-unsafe impl<T: Send> Send for QueueState<T> {}
+// SAFETY: The virtqueue is only accessed with the lock held, from any thread; the tokens it
+// holds are `KBox<T>` of a `T: Buffer`, which is `Send`.
+unsafe impl Send for QueueState {}
+
+impl QueueState {
+    /// The lock of a queue. Made outside the generic queue, so that there is one lock class
+    /// (and name) whichever drivers instantiate it.
+    fn new_lock() -> impl PinInit<SpinLock<Self>> {
+        new_spinlock!(Self { vq: None }, "virtqueue")
+    }
+}
 
 /// A virtqueue whose buffers are of type `T`.
 ///
@@ -294,22 +301,18 @@ unsafe impl<T: Send> Send for QueueState<T> {}
 #[pin_data]
 pub struct Virtqueue<T: Buffer> {
     #[pin]
-    state: SpinLock<QueueState<T>>,
+    state: SpinLock<QueueState>,
     index: usize,
+    _tokens: PhantomData<fn() -> KBox<T>>,
 }
 
 impl<T: Buffer> Virtqueue<T> {
     fn new(index: usize) -> impl PinInit<Self> {
         // INVARIANT: No virtqueue yet.
         pin_init!(Self {
-            state <- new_spinlock!(
-                QueueState {
-                    vq: None,
-                    _tokens: PhantomData,
-                },
-                "virtqueue"
-            ),
+            state <- QueueState::new_lock(),
             index,
+            _tokens: PhantomData,
         })
     }
 
@@ -320,7 +323,7 @@ impl<T: Buffer> Virtqueue<T> {
 
     /// Locks the queue for adding buffers.
     pub fn lock(&self) -> VirtqueueGuard<'_, T> {
-        VirtqueueGuard(self.state.lock())
+        VirtqueueGuard(self.state.lock(), PhantomData)
     }
 
     /// Disables the [`QueueHandler`] notifications for this queue (a hint to the device).
@@ -365,7 +368,10 @@ impl<T: Buffer> Virtqueue<T> {
 }
 
 /// Exclusive access to a [`Virtqueue`].
-pub struct VirtqueueGuard<'a, T: Buffer>(Guard<'a, QueueState<T>, SpinLockBackend>);
+pub struct VirtqueueGuard<'a, T: Buffer>(
+    Guard<'a, QueueState, SpinLockBackend>,
+    PhantomData<fn() -> KBox<T>>,
+);
 
 impl<T: Buffer> VirtqueueGuard<'_, T> {
     fn vq(&self) -> Result<NonNull<bindings::virtqueue>> {
