@@ -63,15 +63,20 @@ helpers with events as move-only tokens, GEM framebuffers with checked
 access to their objects, EDIDs, hotplug events and fbdev emulation." \
 	rust/helpers/drm_kms.c rust/helpers/kref.c rust/kernel/drm/kms
 
-add_area "rust: add DMA fence and reservation object abstractions" \
+add_area "rust: add DMA-buf importer, fence and reservation object abstractions" \
 "Fences consumers hold and wait for; timelines whose issuer allocates a
 fence before it submits the work (so submission cannot fail), arms it
 with the next sequence number when the work enters the device's queue,
 and signals fences in order, with an error where the work failed, or
 cancels them when dropped. Reservation objects: one lock at a time,
 proofs of the held lock for the operations that need it, fence room
-that cannot be overrun, waits bounded by a timeout." \
-	rust/helpers/dma_buf.c rust/kernel/dma_fence.rs rust/kernel/dma_resv.rs
+that cannot be overrun, waits bounded by a timeout. DMA-bufs and their
+dynamic importers: an attachment that owns the importer's data, whose
+invalidate callback gets the exporter's lock as a proof, pins, maps and
+unmaps only with the buffer's own lock held, exposes only the DMA side
+of its mapping, and unmaps, unpins and detaches when dropped." \
+	rust/helpers/dma_buf.c rust/kernel/dma_buf.rs rust/kernel/dma_fence.rs \
+	rust/kernel/dma_resv.rs
 
 add_area "drm/virtio_rs: add a Rust virtio-gpu display driver" \
 "Bind virtio-gpu devices, negotiate the display features (EDID, blob

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/dma-buf.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 
@@ -37,4 +38,9 @@ __rust_helper bool rust_helper_dma_resv_trylock(struct dma_resv *obj)
 __rust_helper void rust_helper_dma_resv_assert_held(struct dma_resv *obj)
 {
 	dma_resv_assert_held(obj);
+}
+
+__rust_helper void rust_helper_get_dma_buf(struct dma_buf *dmabuf)
+{
+	get_dma_buf(dmabuf);
 }
