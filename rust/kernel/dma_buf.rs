@@ -389,6 +389,8 @@ impl<I: Importer> Attached<I> {
 /// `inner.state.raw` is our attachment of `inner.dmabuf` (not null) until `drop` detaches it.
 pub struct Attachment<I: Importer> {
     inner: Pin<KBox<Attached<I>>>,
+    /// The owner's copy of `inner.state.raw`, which only `new` and `drop` change.
+    raw: NonNull<bindings::dma_buf_attachment>,
 }
 
 impl<I: Importer> Attachment<I> {
@@ -433,7 +435,17 @@ impl<I: Importer> Attachment<I> {
             // INVARIANT: `raw` is our attachment.
             unsafe { inner.state() }.raw = raw;
         }
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            // SAFETY: `dma_buf_dynamic_attach()` returns a valid attachment or an error.
+            raw: unsafe { NonNull::new_unchecked(raw) },
+        })
+    }
+
+    /// The C attachment, e.g. for `drm_gem_object::import_attach`. Valid until `self` is
+    /// dropped.
+    pub fn as_raw(&self) -> *mut bindings::dma_buf_attachment {
+        self.raw.as_ptr()
     }
 }
 

@@ -18,4 +18,5 @@ kernel::module_virtio_driver! {
     authors: ["The virtio_rs developers"],
     description: "Virtio GPU display driver (Rust)",
     license: "GPL v2",
+    imports_ns: ["DMA_BUF"],
 }
