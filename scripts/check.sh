@@ -171,6 +171,14 @@ for g in $groups; do
 			guest drm-badinput "$driver" --blob true --max-outputs 2
 			run "pixels:drm-badinput-E:$driver" python3 "$TOP/tests/png_check.py" pattern-a \
 				"$TOP/out/drm-badinput-$driver/shot-E.png"
+			# PRIME import of vgem buffers, scanned out in place: the
+			# pixels, and no copy in the trace.
+			out=$TOP/out/drm-import-$driver
+			guest drm-import "$driver" --blob true --expect-trace res_create_blob=3
+			run "pixels:drm-import-A:$driver" python3 "$TOP/tests/png_check.py" pattern-a "$out/shot-A.png"
+			run "pixels:drm-import-B:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-B.png"
+			run "trace:drm-import-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
+				import-trace "$out/trace.log" 2
 		done
 		# What each driver sent, side by side (differences are explained
 		# in notes/trace-differences.md).
@@ -205,6 +213,8 @@ for g in $groups; do
 		san modetest --blob true --expect-trace set_scanout_blob
 		san drm-badinput --blob true --max-outputs 2
 		san hotplug --blob true --vnc --expect-trace get_display_info=4
+		# PRIME import: attach, pin, map, blob, scanout, release.
+		san drm-import --blob true --expect-trace res_create_blob=3
 		# An injected allocation failure in a buffer's release: kept
 		# until the device is reset, freed at unbind (kmemleak checks).
 		san release-fault --blob true

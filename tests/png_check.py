@@ -10,6 +10,9 @@
                                        QEMU's cursor commands in trace.log: the cursor
                                        image was set at the first position, then moved
                                        to each further one in turn
+    png_check.py import-trace TRACE N  the last N blobs created in trace.log (the imports)
+                                       were shown (SET_SCANOUT_BLOB) and flushed, never
+                                       uploaded (TRANSFER_TO_HOST_2D), and unreferenced
     png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
     png_check.py size SHOT.png WxH     the screendump is W x H pixels (the scanout's size)
     png_check.py text SHOT.png ROWS MIN
@@ -224,6 +227,36 @@ def check_cursor_trace(path, positions):
     return None
 
 
+TRACE_CMD_RE = re.compile(r"virtio_gpu_cmd_(\w+) .*?res 0x([0-9a-f]+)")
+
+
+def check_import_trace(path, count):
+    """The last `count` resources created with RESOURCE_CREATE_BLOB (drm-test's imports, made
+    after fbdev's buffer) were scanned out and flushed without any upload, and unreferenced
+    when the program closed the device."""
+    cmds = {}
+    created = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = TRACE_CMD_RE.search(line)
+            if not m:
+                continue
+            cmd, res = m[1], int(m[2], 16)
+            if cmd == "res_create_blob":
+                created.append(res)
+            cmds.setdefault(res, []).append(cmd)
+    if len(created) < count:
+        return f"{path}: {len(created)} blobs created, expected at least {count} imports"
+    for res in created[-count:]:
+        seen = cmds[res]
+        for want in ("set_scanout_blob", "res_flush", "res_unref"):
+            if want not in seen:
+                return f"{path}: imported resource {res:#x} had no {want}"
+        if "res_xfer_toh_2d" in seen or "res_back_attach" in seen:
+            return f"{path}: imported resource {res:#x} was copied to the host ({seen})"
+    return None
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "smpte":
         err = check_smpte(argv[2])
@@ -238,6 +271,8 @@ def main(argv):
             print(__doc__, file=sys.stderr)
             return 2
         err = check_cursor_trace(argv[2], list(zip(nums[0::2], nums[1::2])))
+    elif len(argv) == 4 and argv[1] == "import-trace":
+        err = check_import_trace(argv[2], int(argv[3]))
     elif len(argv) == 5 and argv[1] == "text":
         err = check_text(argv[2], int(argv[3]), int(argv[4]))
     elif len(argv) == 4 and argv[1] == "size":

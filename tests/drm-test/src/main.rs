@@ -7,6 +7,7 @@
 //! drm-test pattern  --device /dev/dri/cardN [--flips N]
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
+//! drm-test import   --device /dev/dri/cardN [--exporter DRIVER]
 //! ```
 //!
 //! Where the host must look at the screen, the program prints `WAIT <tag>` and reads one line
@@ -16,6 +17,7 @@
 mod badinput;
 mod bench;
 mod fault;
+mod import;
 mod kms;
 mod pattern;
 mod patterns;
@@ -122,12 +124,14 @@ struct Args {
     flips: u32,
     iterations: u32,
     rounds: u32,
+    exporter: String,
 }
 
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
                      drm-test badinput --device /dev/dri/cardN\n       \
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
-                     drm-test release-fault --device /dev/dri/cardN";
+                     drm-test release-fault --device /dev/dri/cardN\n       \
+                     drm-test import --device /dev/dri/cardN [--exporter DRIVER]";
 
 fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
     let v = args.next().ok_or(format!("{option} needs a number"))?;
@@ -138,13 +142,14 @@ fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
 fn parse_args() -> Res<Args> {
     let mut args = std::env::args().skip(1);
     let command = args.next().ok_or(USAGE)?;
-    if !["pattern", "badinput", "bench", "release-fault"].contains(&command.as_str()) {
+    if !["pattern", "badinput", "bench", "release-fault", "import"].contains(&command.as_str()) {
         return Err(format!("unknown command '{command}'\n{USAGE}").into());
     }
     let mut device = None;
     let mut flips = 60;
     let mut iterations = 100;
     let mut rounds = 9;
+    let mut exporter = "vgem".to_string();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = Some(args.next().ok_or("--device needs a path")?),
@@ -153,6 +158,9 @@ fn parse_args() -> Res<Args> {
                 iterations = number(&mut args, "--iterations")?
             }
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
+            "--exporter" if command == "import" => {
+                exporter = args.next().ok_or("--exporter needs a driver name")?
+            }
             _ => return Err(format!("unexpected argument '{a}'\n{USAGE}").into()),
         }
     }
@@ -163,6 +171,7 @@ fn parse_args() -> Res<Args> {
         flips,
         iterations,
         rounds,
+        exporter,
     })
 }
 
@@ -172,6 +181,7 @@ fn run() -> Res<()> {
         "pattern" => pattern::run(&args.device, args.flips),
         "bench" => bench::run(&args.device, args.iterations, args.rounds),
         "release-fault" => fault::run(&args.device),
+        "import" => import::run(&args.device, &args.exporter),
         _ => badinput::run(&args.device),
     }
 }

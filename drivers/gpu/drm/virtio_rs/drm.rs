@@ -19,6 +19,7 @@ use crate::{
 };
 use kernel::{
     device::DeviceContext,
+    dma_buf::DmaBuf,
     drm::{
         self,
         gem::{
@@ -30,7 +31,10 @@ use kernel::{
     page::PAGE_SIZE,
     pci,
     prelude::*,
-    sync::Arc,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
 };
 
 /// Data only valid while the virtio device is bound.
@@ -101,5 +105,24 @@ impl drm::Driver for VirtioGpuDrm {
         })?;
         args.set_handle(obj.create_handle(file)?);
         Ok(())
+    }
+
+    /// PRIME import: a guest blob resource of the buffer's pages, scanned out in place.
+    fn gem_prime_import(
+        dev: &VirtioDrmDevice<drm::Ioctl>,
+        dmabuf: &DmaBuf,
+    ) -> Result<ARef<Self::Object>> {
+        let guard = dev.registration_guard().ok_or(ENODEV)?;
+        guard.registration_data_with(|bound| {
+            gem::import(
+                &guard,
+                gem::DumbTarget {
+                    queue: &bound.queue,
+                    resources: &bound.resources,
+                    ids: &bound.ids,
+                },
+                dmabuf,
+            )
+        })
     }
 }

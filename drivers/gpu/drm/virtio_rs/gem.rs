@@ -21,6 +21,13 @@ use crate::{
     },
 };
 use kernel::{
+    device::Bound,
+    dma::{
+        DataDirection,
+        DmaAddress, //
+    },
+    dma_buf::DmaBuf,
+    dma_resv::Usage,
     drm::{
         self,
         gem::{
@@ -29,7 +36,8 @@ use kernel::{
             Released, //
         },
     },
-    new_mutex, new_spinlock,
+    io::ResourceSize,
+    new_mutex, new_spinlock, pci,
     prelude::*,
     seq_file::{
         seq_print,
@@ -46,6 +54,7 @@ use kernel::{
         Mutex,
         SpinLock, //
     },
+    time::Delta,
 };
 
 /// A buffer object of this driver.
@@ -309,6 +318,133 @@ pub(crate) fn create_dumb(
     Ok(obj)
 }
 
+/// How long an import waits for the buffer's kernel fences (moves, clears by the exporter)
+/// before giving up; the C driver waits without limit.
+const IMPORT_FENCE_WAIT: Delta = Delta::from_secs(2);
+
+/// Merges the DMA segments `(address, length)` of an imported buffer into memory entries:
+/// segments that continue the previous one extend it, as long as the length fits in 32 bits.
+/// `EINVAL` for an empty or overflowing segment.
+#[allow(clippy::useless_conversion)] // DMA addresses and sizes are 32 bits on some machines.
+fn merged_entries(
+    segments: impl Iterator<Item = (DmaAddress, ResourceSize)>,
+) -> Result<KVec<MemEntry>> {
+    let mut entries: KVec<(u64, u32)> = KVec::new();
+    for (addr, len) in segments {
+        let addr = u64::from(addr);
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        let end = addr.checked_add(u64::from(len)).ok_or(EINVAL)?;
+        if len == 0 || end == 0 {
+            return Err(EINVAL);
+        }
+        if let Some(last) = entries.last_mut() {
+            let last_end = last.0 + u64::from(last.1);
+            if last_end == addr {
+                if let Some(merged) = last.1.checked_add(len) {
+                    last.1 = merged;
+                    continue;
+                }
+            }
+        }
+        entries.push((addr, len), GFP_KERNEL)?;
+    }
+    let mut out = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
+    for (addr, len) in entries {
+        out.push(MemEntry::new(addr, len), GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// The memory entries of an imported buffer: under its reservation lock, waits (bounded) for its
+/// kernel fences, pins it, maps it for the device and reads the DMA segments, then unpins it
+/// (the mapping stays until the exporter invalidates it).
+fn import_entries(obj: &Object, drm: &VirtioDrmDevice<drm::Registered>) -> Result<KVec<MemEntry>> {
+    let import = obj.import().ok_or(EINVAL)?;
+    let resv = import.dmabuf().resv();
+    let mut guard = resv.lock_interruptible()?;
+    resv.wait_timeout(Usage::Kernel, true, IMPORT_FENCE_WAIT)
+        .inspect_err(|e| {
+            dev_dbg!(
+                drm.bound_device(),
+                "import: the buffer's kernel fences did not signal: {:?}\n",
+                e
+            )
+        })?;
+    import.pin(&mut guard)?;
+    let entries = import
+        .map(&mut guard, DataDirection::Bidirectional)
+        .and_then(|()| import.with_segments(&guard, |segments| merged_entries(segments.iter()))?);
+    let _ = import.unpin(&mut guard);
+    entries
+}
+
+/// Imports the DMA-buf `dmabuf` as a guest blob resource of its pages, as the device sees them
+/// through the DMA addresses mapped for the PCI function. A buffer this device exported comes
+/// back as its object.
+pub(crate) fn import(
+    drm: &VirtioDrmDevice<drm::Registered>,
+    bound: DumbTarget<'_>,
+    dmabuf: &DmaBuf,
+) -> Result<ARef<Object>> {
+    if let Some(obj) = gem::prime_exported_object(drm, dmabuf) {
+        return Ok(obj);
+    }
+    if !drm.blob {
+        // As the C driver, whose fallback has no sg-table import.
+        dev_dbg!(
+            drm.bound_device(),
+            "import: the device offers no blob resources\n"
+        );
+        return Err(ENODEV);
+    }
+    let parent: &pci::Device<Bound> = drm.as_ref();
+    let resource_id = bound.ids.alloc()?;
+    let obj = Object::new_imported(
+        drm,
+        dmabuf,
+        parent.as_ref(),
+        ObjectArgs {
+            resource_id,
+            dumb: false,
+            blob: true,
+            queue: bound.queue.clone(),
+            resources: bound.resources.clone(),
+        },
+    )
+    .inspect_err(|e| dev_dbg!(drm.bound_device(), "import: cannot attach: {:?}\n", e))?;
+    let entries = import_entries(&obj, drm)
+        .inspect_err(|e| dev_dbg!(drm.bound_device(), "import: cannot map: {:?}\n", e))?;
+    let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
+    let size = u64::try_from(dmabuf.size()).map_err(|_| EINVAL)?;
+
+    let queue = &bound.queue;
+    queue.reserve_release()?;
+    obj.created.store(true, Release);
+    // Sent and answered before the handle exists: a host that refuses (e.g. too many entries
+    // for its udmabuf list) fails the import with its error.
+    queue
+        .call_with(
+            &ResourceCreateBlob::guest(resource_id, count, size),
+            &entries,
+        )
+        .inspect_err(|e| {
+            dev_dbg!(
+                drm.bound_device(),
+                "import: RESOURCE_CREATE_BLOB of {} entries: {:?}\n",
+                count,
+                e
+            )
+        })?;
+    bound.resources.insert(ResourceInfo {
+        id: resource_id,
+        width: 0,
+        height: 0,
+        size,
+        blob: true,
+    })?;
+    Ok(obj)
+}
+
 #[kunit_tests(virtio_rs_gem)]
 mod tests {
     use super::*;
@@ -319,6 +455,52 @@ mod tests {
         assert_eq!(ids.alloc()?, 1);
         assert_eq!(ids.alloc()?, 2);
         assert_eq!(ids.alloc()?, 3);
+        Ok(())
+    }
+
+    fn entry_bytes(entries: &[MemEntry]) -> KVec<(u64, u32)> {
+        let mut out = KVec::new();
+        for e in entries {
+            let _ = out.push(e.parts(), GFP_KERNEL);
+        }
+        out
+    }
+
+    #[test]
+    fn contiguous_segments_merge() -> Result {
+        let segments = [
+            (0x1000, 0x1000),
+            (0x2000, 0x2000),
+            (0x8000, 0x1000),
+            (0x9000, 0x1000),
+        ];
+        let entries = merged_entries(segments.into_iter())?;
+        assert_eq!(
+            &entry_bytes(&entries)[..],
+            &[(0x1000, 0x3000), (0x8000, 0x2000)]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn merged_entries_stay_within_32_bits() -> Result {
+        // Two contiguous segments whose sum does not fit an entry's length stay apart.
+        let segments = [(0, 0xffff_f000), (0xffff_f000, 0x2000)];
+        let entries = merged_entries(segments.into_iter())?;
+        assert_eq!(entry_bytes(&entries).len(), 2);
+        // Empty, too long and wrapping segments are refused.
+        assert_eq!(
+            merged_entries([(0x1000, 0)].into_iter()).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(
+            merged_entries([(0x1000, 1 << 32)].into_iter()).err(),
+            Some(EINVAL)
+        );
+        assert_eq!(
+            merged_entries([(u64::MAX, 0x1000)].into_iter()).err(),
+            Some(EINVAL)
+        );
         Ok(())
     }
 

@@ -461,6 +461,12 @@ impl MemEntry {
             padding: 0,
         }
     }
+
+    /// The address and the length, in CPU byte order.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn parts(&self) -> (u64, u32) {
+        (u64::from_le(self.addr), u32::from_le(self.length))
+    }
 }
 
 /// Blob memory types (`VIRTIO_GPU_BLOB_MEM_*`).

@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# drm-import: buffers of vgem (harness.exporter=DRIVER, --append, picks
+# another exporter) imported into the virtio GPU's card through PRIME and
+# scanned out: a modeset with pattern A (shot A), then a page flip with event
+# to pattern B (shot B). The host checks the shots with tests/png_check.py
+# pattern-a/pattern-b, and the trace for one RESOURCE_CREATE_BLOB per import
+# and no TRANSFER_TO_HOST_2D.
+
+exporter=$(param exporter vgem)
+must modprobe -d "$MODROOT" "$exporter"
+card=$(drm_test_card) || exit 1
+drm_test_run "A B" -- import --device "$card" --exporter "$exporter"
+pass "drm-test import: $(grep '^imported:' "$RESULTS/drm-test.txt")"
