@@ -43,6 +43,7 @@ use kernel::{
             CrtcState,
             DisplayMode,
             EncoderType,
+            Framebuffer,
             KmsBuilder,
             ModeConfigInfo,
             ModeStatus,
@@ -197,7 +198,8 @@ pub(crate) struct OutputPlane {}
 impl kms::DriverPlane for OutputPlane {
     type Driver = VirtioGpuDrm;
     type State = ();
-    type FbPrepared = ();
+    /// Imported buffers are pinned while a plane state shows them.
+    type FbPrepared = Option<gem::ScanoutPin>;
 
     fn atomic_check(
         plane: &Plane<Self>,
@@ -218,6 +220,24 @@ impl kms::DriverPlane for OutputPlane {
             check_cursor_size(commit.device(), new)?;
         }
         new.check_plane_state(crtc_state, kms::Scaling::None, is_cursor, true)
+    }
+
+    /// Pins an imported buffer (attaching it again if the exporter moved it); the driver's
+    /// own buffers need nothing.
+    fn prepare_fb(
+        _plane: &Plane<Self>,
+        _new: &PlaneState<Self>,
+        fb: &Framebuffer<VirtioGpuDrm>,
+        dev: &VirtioDrmDevice<drm::Ioctl>,
+    ) -> Result<Self::FbPrepared> {
+        let Ok(obj) = fb.gem_object(0) else {
+            return Ok(None);
+        };
+        if obj.import().is_none() {
+            return Ok(None);
+        }
+        let guard = dev.registration_guard().ok_or(ENODEV)?;
+        gem::pin_for_scanout(obj, &guard)
     }
 
     fn atomic_update(
@@ -306,7 +326,11 @@ fn update_primary(
         let _ = queue.queue(&TransferToHost2d::new(id, r, offset));
     }
 
+    // A buffer attached again after a move must be named again: the host's scanout still
+    // points at the old mapping.
+    let reattached = obj.take_reattached();
     let changed = modeset
+        || reattached
         || old.fb().map(|f| f.as_raw()) != Some(fb.as_raw())
         || new.src_rect() != old.src_rect();
     if changed {

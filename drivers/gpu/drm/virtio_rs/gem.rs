@@ -13,11 +13,13 @@ use crate::{
         ResourceAttachBacking,
         ResourceCreate2d,
         ResourceCreateBlob,
+        ResourceDetachBacking,
         ResourceUnref, //
     },
     queue::{
         CommandQueue,
-        Hold, //
+        Hold,
+        PreparedCall, //
     },
 };
 use kernel::{
@@ -27,12 +29,16 @@ use kernel::{
         DmaAddress, //
     },
     dma_buf::DmaBuf,
-    dma_resv::Usage,
+    dma_resv::{
+        Locked,
+        Usage, //
+    },
     drm::{
         self,
         gem::{
             self,
             shmem,
+            ImportedBuffer,
             Released, //
         },
     },
@@ -48,6 +54,7 @@ use kernel::{
         atomic::{
             Acquire,
             Atomic,
+            Relaxed,
             Release, //
         },
         Arc,
@@ -165,6 +172,14 @@ pub(crate) struct VirtioObject {
     blob: bool,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
+    /// For an imported buffer, while it is mapped: the DETACH_BACKING for the exporter's next
+    /// invalidation, prepared so that the invalidation allocates nothing. Taken under the
+    /// buffer's reservation lock.
+    #[pin]
+    detach: Mutex<Option<PreparedCall<Released<VirtioObject>>>>,
+    /// An imported buffer was attached again after an invalidation: the host does not update
+    /// the scanouts that show it, so the next update names it again (SET_SCANOUT_BLOB).
+    reattached: Atomic<bool>,
 }
 
 /// How to create a [`VirtioObject`].
@@ -204,13 +219,41 @@ impl gem::DriverObject for VirtioObject {
             blob: args.blob,
             queue: args.queue,
             resources: args.resources,
+            detach <- new_mutex!(None),
+            reattached: Atomic::new(false),
         })
+    }
+
+    /// The exporter moves the buffer: the host lets go of the pages first (a fenced
+    /// DETACH_BACKING, prepared beforehand, waited for at most the queue's response timeout),
+    /// then the mapping goes. The next scanout of the buffer maps and attaches it again.
+    fn invalidate_mappings(obj: &Object, import: &ImportedBuffer<Self>, locked: &mut Locked<'_>) {
+        if import.is_mapped(locked) == Ok(true) && obj.created.load(Acquire) {
+            let id = obj.resource_id;
+            match obj.detach.lock().take() {
+                Some(call) => {
+                    if let Err(e) = obj.queue.call_prepared::<ResourceDetachBacking>(call) {
+                        obj.queue.log_error("RESOURCE_DETACH_BACKING", id, e);
+                    }
+                }
+                None => obj
+                    .queue
+                    .log_error("RESOURCE_DETACH_BACKING (not prepared)", id, ENOMEM),
+            }
+        }
+        let _ = import.unmap(locked);
     }
 }
 
 impl VirtioObject {
     pub(crate) fn resource_id(&self) -> u32 {
         self.resource_id
+    }
+
+    /// Whether the buffer was attached again since this was last asked (see
+    /// [`pin_for_scanout`]).
+    pub(crate) fn take_reattached(&self) -> bool {
+        self.reattached.xchg(false, Relaxed)
     }
 
     pub(crate) fn dumb(&self) -> bool {
@@ -435,6 +478,7 @@ pub(crate) fn import(
                 e
             )
         })?;
+    *obj.detach.lock() = Some(queue.prepare_call(&ResourceDetachBacking::new(resource_id))?);
     bound.resources.insert(ResourceInfo {
         id: resource_id,
         width: 0,
@@ -443,6 +487,77 @@ pub(crate) fn import(
         blob: true,
     })?;
     Ok(obj)
+}
+
+/// A pin of an imported buffer for scanout: the exporter keeps it in place until the plane
+/// state that shows it is replaced. Unpinned when dropped.
+pub(crate) struct ScanoutPin(ARef<Object>);
+
+impl Drop for ScanoutPin {
+    fn drop(&mut self) {
+        if let Some(import) = self.0.import() {
+            let mut guard = import.dmabuf().resv().lock();
+            if let Err(e) = import.unpin(&mut guard) {
+                self.0
+                    .queue
+                    .log_error("unpinning the imported buffer", self.0.resource_id, e);
+            }
+        }
+    }
+}
+
+/// Maps the imported buffer `obj` again after a move and attaches the new pages to its host
+/// resource; the next update names it on its scanout again.
+fn attach_again(
+    obj: &Object,
+    import: &ImportedBuffer<VirtioObject>,
+    locked: &mut Locked<'_>,
+) -> Result {
+    let detach = obj
+        .queue
+        .prepare_call(&ResourceDetachBacking::new(obj.resource_id))?;
+    import.map(locked, DataDirection::Bidirectional)?;
+    let entries = import.with_segments(locked, |segments| merged_entries(segments.iter()))??;
+    let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
+    obj.queue.call_with(
+        &ResourceAttachBacking::new(obj.resource_id, count),
+        &entries,
+    )?;
+    *obj.detach.lock() = Some(detach);
+    obj.reattached.store(true, Release);
+    Ok(())
+}
+
+/// Pins the imported buffer `obj` for scanout (`None` for the driver's own buffers). If the
+/// exporter moved it since it was last shown, it is mapped and attached again
+/// (RESOURCE_ATTACH_BACKING, waited for: a refusal fails the commit with its errno), and the
+/// next plane update names it on its scanout again.
+pub(crate) fn pin_for_scanout(
+    obj: &Object,
+    drm: &VirtioDrmDevice<drm::Registered>,
+) -> Result<Option<ScanoutPin>> {
+    let Some(import) = obj.import() else {
+        return Ok(None);
+    };
+    let mut guard = import.dmabuf().resv().lock_interruptible()?;
+    import.pin(&mut guard)?;
+    let attached = match import.is_mapped(&guard) {
+        Ok(true) => Ok(()),
+        _ => attach_again(obj, import, &mut guard),
+    };
+    if let Err(e) = attached {
+        dev_dbg!(
+            drm.bound_device(),
+            "imported resource {}: cannot attach it again: {:?}\n",
+            obj.resource_id,
+            e
+        );
+        let _ = import.unmap(&mut guard);
+        let _ = import.unpin(&mut guard);
+        return Err(e);
+    }
+    drop(guard);
+    Ok(Some(ScanoutPin(obj.into())))
 }
 
 #[kunit_tests(virtio_rs_gem)]

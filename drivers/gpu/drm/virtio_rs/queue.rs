@@ -146,6 +146,13 @@ impl<H: Hold> Request<H> {
     }
 }
 
+/// A command whose request (and the room for its answer) was allocated ahead: see
+/// [`CommandQueue::prepare_call`].
+pub(crate) struct PreparedCall<H: Hold> {
+    request: KBox<Request<H>>,
+    reply: Arc<Reply>,
+}
+
 /// The fences of the control queue (`VIRTIO_GPU_FLAG_FENCE`): ids are handed out in ring order,
 /// and the device signals them in that order, so one number tells which are done.
 #[derive(Default)]
@@ -507,6 +514,38 @@ impl<H: Hold> CommandQueue<H> {
             .wait(deadline, || reply.response.lock().is_some())?;
         let (response, len) = reply.response.lock().take().ok_or(EPROTO)?;
         self.decode::<C>(&response[..len])
+    }
+
+    /// Builds the request of `command`, to be sent later with [`Self::call_prepared`] on a
+    /// path that must not allocate.
+    pub(crate) fn prepare_call<C: Command>(&self, command: &C) -> Result<PreparedCall<H>> {
+        let mut request = Self::request::<C, u8>(command, &[], false)?;
+        let reply = Arc::pin_init(
+            pin_init!(Reply {
+                response <- new_spinlock!(None),
+            }),
+            GFP_KERNEL,
+        )?;
+        request.reply = Some(reply.clone());
+        Ok(PreparedCall { request, reply })
+    }
+
+    /// Sends a prepared command and waits for a successful answer, allocating nothing: the
+    /// wait for ring room and the answer together last at most [`RESPONSE_TIMEOUT`] (then
+    /// `ETIMEDOUT`). An error answer gives its errno.
+    pub(crate) fn call_prepared<C: Command>(&self, call: PreparedCall<H>) -> Result {
+        let deadline = Deadline::after(RESPONSE_TIMEOUT);
+        let PreparedCall { request, reply } = call;
+        self.submit(CONTROL, request, deadline)?;
+        self.events
+            .control
+            .wait(deadline, || reply.response.lock().is_some())?;
+        let (response, len) = reply.response.lock().take().ok_or(EPROTO)?;
+        let (hdr, _) = CtrlHdr::read_from_prefix(&response[..len]).map_err(|_| EPROTO)?;
+        if hdr.type_() != C::RESPONSE_TYPE {
+            return Err(protocol::response_error(hdr.type_()));
+        }
+        Ok(())
     }
 
     /// Sends `command` without waiting for the device's answer; error answers are logged.
