@@ -12,5 +12,6 @@ cache_lock
 
 log "installing the sanitizer kernel's modules"
 "$TOP/scripts/inroot.sh" sh -c 'make -s -C /cache/tree O=/cache/build-san LLVM=1 \
-	INSTALL_MOD_PATH=/cache/modroot-san.new modules_install >/dev/null &&
-	rm -rf /cache/modroot-san && mv /cache/modroot-san.new /cache/modroot-san'
+	INSTALL_MOD_PATH=/cache/modroot-san.new modules_install >/dev/null'
+build_mover /cache/build-san /cache/mover-build-san /cache/modroot-san.new
+"$TOP/scripts/inroot.sh" sh -c 'rm -rf /cache/modroot-san && mv /cache/modroot-san.new /cache/modroot-san'

@@ -12,8 +12,10 @@ cache_lock
 
 log "installing modules"
 "$TOP/scripts/inroot.sh" sh -c 'make -s -C /cache/tree O=/cache/build LLVM=1 \
-	INSTALL_MOD_PATH=/cache/modroot.new modules_install >/dev/null &&
-	rm -rf /cache/modroot && mv /cache/modroot.new /cache/modroot'
+	INSTALL_MOD_PATH=/cache/modroot.new modules_install >/dev/null'
+log "building the test exporter (tests/dmabuf-mover)"
+build_mover /cache/build /cache/mover-build /cache/modroot.new
+"$TOP/scripts/inroot.sh" sh -c 'rm -rf /cache/modroot && mv /cache/modroot.new /cache/modroot'
 
 log "building the udmabuf stand-in"
 "$TOP/scripts/inroot.sh" make -s -C /src/tests/udmabuf-shim O=/cache/harness

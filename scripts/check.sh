@@ -179,6 +179,15 @@ for g in $groups; do
 			run "pixels:drm-import-B:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-B.png"
 			run "trace:drm-import-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
 				import-trace "$out/trace.log" 2
+			# The test exporter moves an imported buffer while the other is
+			# shown, 50 times: every frame shows the new pages, every move is
+			# a detach, an attach and a new SET_SCANOUT_BLOB.
+			out=$TOP/out/drm-moves-$driver
+			guest drm-moves "$driver" --blob true
+			run "pixels:drm-moves:$driver" python3 "$TOP/tests/png_check.py" shown \
+				"$out/drm-test.txt" "$out"
+			run "trace:drm-moves:$driver" python3 "$TOP/tests/png_check.py" move-trace \
+				"$out/trace.log" 50
 		done
 		# What each driver sent, side by side (differences are explained
 		# in notes/trace-differences.md).
@@ -215,6 +224,8 @@ for g in $groups; do
 		san hotplug --blob true --vnc --expect-trace get_display_info=4
 		# PRIME import: attach, pin, map, blob, scanout, release.
 		san drm-import --blob true --expect-trace res_create_blob=3
+		# 20 moves: detaches from the exporter's invalidation, re-attaches.
+		san drm-moves --blob true --append harness.moves=20 --expect-trace res_back_detach=20
 		# An injected allocation failure in a buffer's release: kept
 		# until the device is reset, freed at unbind (kmemleak checks).
 		san release-fault --blob true

@@ -51,3 +51,13 @@ cache_lock() {
 	flock 9
 	export VIRTIO_RS_LOCKED=1
 }
+
+# Build the test exporter tests/dmabuf-mover as an external module of the
+# kernel in O (its objects in MO, outside the checkout) and install it into
+# the module root ROOT (before that root is moved in place).
+build_mover() {	# O MO ROOT
+	"$TOP/scripts/inroot.sh" sh -c "make -s -C /cache/tree O=$1 LLVM=1 W=1 \
+		M=/src/tests/dmabuf-mover MO=$2 KCFLAGS=-Werror modules &&
+		make -s -C /cache/tree O=$1 LLVM=1 M=/src/tests/dmabuf-mover MO=$2 \
+		INSTALL_MOD_PATH=$3 modules_install >/dev/null"
+}

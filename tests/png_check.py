@@ -13,6 +13,12 @@
     png_check.py import-trace TRACE N  the last N blobs created in trace.log (the imports)
                                        were shown (SET_SCANOUT_BLOB) and flushed, never
                                        uploaded (TRANSFER_TO_HOST_2D), and unreferenced
+    png_check.py shown DRMTEST.txt DIR every "shown TAG RRGGBB" line drm-test printed: the
+                                       screendump DIR/shot-TAG.png is that colour, whole
+    png_check.py move-trace TRACE N    N moves in trace.log, each a DETACH_BACKING of a
+                                       resource, then its ATTACH_BACKING, then its
+                                       SET_SCANOUT_BLOB, in that order (a detach
+                                       before a release is not a move)
     png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
     png_check.py size SHOT.png WxH     the screendump is W x H pixels (the scanout's size)
     png_check.py text SHOT.png ROWS MIN
@@ -257,6 +263,54 @@ def check_import_trace(path, count):
     return None
 
 
+def check_shown(listing, folder):
+    """Each "shown TAG RRGGBB" line of drm-test's output names a screendump that must be that
+    colour in every pixel."""
+    count = 0
+    with open(listing, errors="replace") as f:
+        for line in f:
+            m = re.match(r"^shown (\S+) ([0-9a-f]{6})$", line.strip())
+            if not m:
+                continue
+            want = tuple(bytes.fromhex(m[2]))
+            path = f"{folder}/shot-{m[1]}.png"
+            width, height, rows = read_png(path)
+            for y in range(height):
+                for x in range(width):
+                    if rows[y][x] != want:
+                        return f"{path}: pixel ({x},{y}) is {rows[y][x]}, expected {want}"
+            count += 1
+    if count == 0:
+        return f"{listing}: no shown lines"
+    return None
+
+
+def check_move_trace(path, moves):
+    """Each move is DETACH_BACKING, ATTACH_BACKING and SET_SCANOUT_BLOB of one resource, in
+    that order, and there are `moves` of them; a detach before the resource's release (or
+    at the end) is not a move."""
+    seq = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = TRACE_CMD_RE.search(line)
+            if m and m[1] in ("res_back_detach", "res_back_attach", "set_scanout_blob",
+                              "res_unref"):
+                seq.append((m[1], int(m[2], 16)))
+    found = 0
+    for i, (cmd, res) in enumerate(seq):
+        if cmd != "res_back_detach":
+            continue
+        rest = [c for c in seq[i + 1:] if c[1] == res][:2]
+        if not rest or rest[0][0] == "res_unref":
+            continue  # the release of the buffer (the C driver detaches first)
+        if rest != [("res_back_attach", res), ("set_scanout_blob", res)]:
+            return f"{path}: detach {found + 1} of {res:#x} is followed by {rest}"
+        found += 1
+    if found != moves:
+        return f"{path}: {found} detaches, expected {moves}"
+    return None
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "smpte":
         err = check_smpte(argv[2])
@@ -271,6 +325,10 @@ def main(argv):
             print(__doc__, file=sys.stderr)
             return 2
         err = check_cursor_trace(argv[2], list(zip(nums[0::2], nums[1::2])))
+    elif len(argv) == 4 and argv[1] == "shown":
+        err = check_shown(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "move-trace":
+        err = check_move_trace(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "import-trace":
         err = check_import_trace(argv[2], int(argv[3]))
     elif len(argv) == 5 and argv[1] == "text":

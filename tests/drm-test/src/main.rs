@@ -8,6 +8,7 @@
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
 //! drm-test import   --device /dev/dri/cardN [--exporter DRIVER]
+//! drm-test moves    --device /dev/dri/cardN [--moves N]
 //! ```
 //!
 //! Where the host must look at the screen, the program prints `WAIT <tag>` and reads one line
@@ -19,6 +20,7 @@ mod bench;
 mod fault;
 mod import;
 mod kms;
+mod moves;
 mod pattern;
 mod patterns;
 
@@ -125,13 +127,15 @@ struct Args {
     iterations: u32,
     rounds: u32,
     exporter: String,
+    moves: u32,
 }
 
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
                      drm-test badinput --device /dev/dri/cardN\n       \
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
-                     drm-test import --device /dev/dri/cardN [--exporter DRIVER]";
+                     drm-test import --device /dev/dri/cardN [--exporter DRIVER]\n       \
+                     drm-test moves --device /dev/dri/cardN [--moves N]";
 
 fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
     let v = args.next().ok_or(format!("{option} needs a number"))?;
@@ -142,7 +146,7 @@ fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
 fn parse_args() -> Res<Args> {
     let mut args = std::env::args().skip(1);
     let command = args.next().ok_or(USAGE)?;
-    if !["pattern", "badinput", "bench", "release-fault", "import"].contains(&command.as_str()) {
+    if !["pattern", "badinput", "bench", "release-fault", "import", "moves"].contains(&command.as_str()) {
         return Err(format!("unknown command '{command}'\n{USAGE}").into());
     }
     let mut device = None;
@@ -150,6 +154,7 @@ fn parse_args() -> Res<Args> {
     let mut iterations = 100;
     let mut rounds = 9;
     let mut exporter = "vgem".to_string();
+    let mut moves = 50;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = Some(args.next().ok_or("--device needs a path")?),
@@ -158,6 +163,7 @@ fn parse_args() -> Res<Args> {
                 iterations = number(&mut args, "--iterations")?
             }
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
+            "--moves" if command == "moves" => moves = number(&mut args, "--moves")?,
             "--exporter" if command == "import" => {
                 exporter = args.next().ok_or("--exporter needs a driver name")?
             }
@@ -172,6 +178,7 @@ fn parse_args() -> Res<Args> {
         iterations,
         rounds,
         exporter,
+        moves,
     })
 }
 
@@ -182,6 +189,7 @@ fn run() -> Res<()> {
         "bench" => bench::run(&args.device, args.iterations, args.rounds),
         "release-fault" => fault::run(&args.device),
         "import" => import::run(&args.device, &args.exporter),
+        "moves" => moves::run(&args.device, args.moves),
         _ => badinput::run(&args.device),
     }
 }

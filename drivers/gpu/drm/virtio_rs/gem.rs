@@ -172,8 +172,8 @@ pub(crate) struct VirtioObject {
     blob: bool,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
-    /// For an imported buffer, while it is mapped: the DETACH_BACKING for the exporter's next
-    /// invalidation, prepared so that the invalidation allocates nothing. Taken under the
+    /// For an imported buffer, while it is mapped: the fenced DETACH_BACKING for the exporter's
+    /// next invalidation, prepared so that the invalidation allocates nothing. Taken under the
     /// buffer's reservation lock.
     #[pin]
     detach: Mutex<Option<PreparedCall<Released<VirtioObject>>>>,
@@ -478,7 +478,7 @@ pub(crate) fn import(
                 e
             )
         })?;
-    *obj.detach.lock() = Some(queue.prepare_call(&ResourceDetachBacking::new(resource_id))?);
+    *obj.detach.lock() = Some(queue.prepare_call(&ResourceDetachBacking::new(resource_id), true)?);
     bound.resources.insert(ResourceInfo {
         id: resource_id,
         width: 0,
@@ -515,7 +515,7 @@ fn attach_again(
 ) -> Result {
     let detach = obj
         .queue
-        .prepare_call(&ResourceDetachBacking::new(obj.resource_id))?;
+        .prepare_call(&ResourceDetachBacking::new(obj.resource_id), true)?;
     import.map(locked, DataDirection::Bidirectional)?;
     let entries = import.with_segments(locked, |segments| merged_entries(segments.iter()))??;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;

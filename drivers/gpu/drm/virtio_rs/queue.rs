@@ -516,10 +516,14 @@ impl<H: Hold> CommandQueue<H> {
         self.decode::<C>(&response[..len])
     }
 
-    /// Builds the request of `command`, to be sent later with [`Self::call_prepared`] on a
-    /// path that must not allocate.
-    pub(crate) fn prepare_call<C: Command>(&self, command: &C) -> Result<PreparedCall<H>> {
-        let mut request = Self::request::<C, u8>(command, &[], false)?;
+    /// Builds the request of `command`, `fenced` or not, to be sent later with
+    /// [`Self::call_prepared`] on a path that must not allocate.
+    pub(crate) fn prepare_call<C: Command>(
+        &self,
+        command: &C,
+        fenced: bool,
+    ) -> Result<PreparedCall<H>> {
+        let mut request = Self::request::<C, u8>(command, &[], fenced)?;
         let reply = Arc::pin_init(
             pin_init!(Reply {
                 response <- new_spinlock!(None),

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# drm-moves: two buffers of the test exporter (tests/dmabuf-mover) imported
+# into the virtio GPU's card; the one on screen cannot be moved (it is
+# pinned), the other is moved (new pages, new colour) and flipped to,
+# harness.moves=N times (default 50), with a screendump after every flip
+# (shots A, M1 ... MN). The host checks each shot against the colour
+# drm-test printed for it (png_check.py shown) and the trace for one
+# detach per move.
+
+moves=$(param moves 50)
+must modprobe -d "$MODROOT" dmabuf_mover
+card=$(drm_test_card) || exit 1
+tags=A
+i=1
+while [ "$i" -le "$moves" ]; do
+	tags="$tags M$i"
+	i=$((i + 1))
+done
+drm_test_run "$tags" -- moves --device "$card" --moves "$moves"
+pass "drm-test moves: $(grep '^moves:' "$RESULTS/drm-test.txt")"
