@@ -6,11 +6,11 @@
 //! host checks the screendumps (png_check.py pattern-a, pattern-b) and that no upload was sent
 //! (the trace).
 
-use crate::kms::{self, Card, Layout, Pipe};
+use crate::kms::{self, Card, Pipe};
 use crate::patterns::{self, Pattern};
 use crate::{wait_for_host, Context, Res};
 use drm::buffer::{self, DrmFourcc};
-use drm::control::{atomic::AtomicModeReq, AtomicCommitFlags, Device as _, FbCmd2Flags};
+use drm::control::{AtomicCommitFlags, Device as _};
 use drm::Device as _;
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -55,7 +55,11 @@ fn exported(exp: &Exporter, (w, h): (u32, u32), p: Pattern) -> Res<(OwnedFd, u32
         let mut map = exp
             .map_dumb_buffer(&mut dumb)
             .ctx("exporter: mapping the dumb buffer")?;
-        for (y, row) in map.chunks_exact_mut(pitch as usize).take(h as usize).enumerate() {
+        for (y, row) in map
+            .chunks_exact_mut(pitch as usize)
+            .take(h as usize)
+            .enumerate()
+        {
             for (x, px) in row.chunks_exact_mut(4).take(w as usize).enumerate() {
                 let v = patterns::xrgb(p.pixel(x as u32, y as u32, w, h));
                 px.copy_from_slice(&v.to_le_bytes());
@@ -63,27 +67,12 @@ fn exported(exp: &Exporter, (w, h): (u32, u32), p: Pattern) -> Res<(OwnedFd, u32
         }
     }
     let fd = exp
-        .buffer_to_prime_fd(buffer::Buffer::handle(&dumb), libc::O_CLOEXEC as u32 | libc::O_RDWR as u32)
+        .buffer_to_prime_fd(
+            buffer::Buffer::handle(&dumb),
+            libc::O_CLOEXEC as u32 | libc::O_RDWR as u32,
+        )
         .ctx("exporter: DRM_IOCTL_PRIME_HANDLE_TO_FD")?;
     Ok((fd, pitch))
-}
-
-/// Imports `fd` into `card` and adds a framebuffer of the mode's size on it.
-fn imported_fb(card: &Card, fd: &OwnedFd, pitch: u32, size: (u32, u32)) -> Res<kms::Fb> {
-    let handle = card
-        .prime_fd_to_buffer(fd.as_fd())
-        .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?;
-    let layout = Layout {
-        size,
-        format: DrmFourcc::Xrgb8888,
-        handle,
-        pitch,
-        offset: 0,
-    };
-    let fb = card
-        .add_planar_framebuffer(&layout, FbCmd2Flags::empty())
-        .ctx("DRM_IOCTL_MODE_ADDFB2 on the imported buffer")?;
-    Ok(kms::Fb { fb })
 }
 
 pub fn run(device: &str, exporter: &str) -> Res<()> {
@@ -91,13 +80,16 @@ pub fn run(device: &str, exporter: &str) -> Res<()> {
     let driver = card.driver_name()?;
     let pipe = Pipe::find(&card)?;
     let (exp_path, exp) = open_exporter(exporter)?;
-    println!("driver {driver}: {}; exporter {exporter} at {exp_path}", pipe.describe());
+    println!(
+        "driver {driver}: {}; exporter {exporter} at {exp_path}",
+        pipe.describe()
+    );
 
     let size = pipe.size();
     let (fd_a, pitch_a) = exported(&exp, size, Pattern::A)?;
     let (fd_b, pitch_b) = exported(&exp, size, Pattern::B)?;
-    let a = imported_fb(&card, &fd_a, pitch_a, size)?;
-    let b = imported_fb(&card, &fd_b, pitch_b, size)?;
+    let a = kms::import_fb(&card, fd_a.as_fd(), pitch_a, size)?;
+    let b = kms::import_fb(&card, fd_b.as_fd(), pitch_b, size)?;
     println!("imported: 2 buffers of {}x{}", size.0, size.1);
 
     let blob = card
@@ -107,22 +99,20 @@ pub fn run(device: &str, exporter: &str) -> Res<()> {
         return Err("CREATEPROPBLOB returned no blob id".into());
     };
     let req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
-    kms::commit(&card, AtomicCommitFlags::ALLOW_MODESET, req, "modeset with imported A")?;
+    kms::commit(
+        &card,
+        AtomicCommitFlags::ALLOW_MODESET,
+        req,
+        "modeset with imported A",
+    )?;
     println!("modeset: imported pattern A");
     wait_for_host("A")?;
 
-    let mut req = AtomicModeReq::new();
-    pipe.primary
-        .props
-        .set(&mut req, pipe.primary.handle, "FB_ID", u32::from(b.fb).into())?;
-    kms::commit(
-        &card,
-        AtomicCommitFlags::NONBLOCK | AtomicCommitFlags::PAGE_FLIP_EVENT,
-        req,
-        "page flip to imported B",
-    )?;
-    let flip = kms::wait_flip(&card, pipe.crtc, Duration::from_secs(5))?;
-    println!("flip to imported pattern B: event sequence {}", flip.sequence);
+    let flip = kms::flip(&card, &pipe, b.fb, Duration::from_secs(5))?;
+    println!(
+        "flip to imported pattern B: event sequence {}",
+        flip.sequence
+    );
     wait_for_host("B")?;
     Ok(())
 }

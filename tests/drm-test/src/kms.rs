@@ -454,3 +454,38 @@ pub fn wait_flip(card: &Card, crtc: crtc::Handle, timeout: Duration) -> Res<Flip
         }
     }
 }
+
+/// Flips the primary plane of `pipe` to `fb` with a nonblocking commit that asks for a page flip
+/// event, and waits up to `timeout` for the event.
+pub fn flip(card: &Card, pipe: &Pipe, fb: framebuffer::Handle, timeout: Duration) -> Res<Flip> {
+    let mut req = AtomicModeReq::new();
+    pipe.primary
+        .props
+        .set(&mut req, pipe.primary.handle, "FB_ID", u32::from(fb).into())?;
+    commit(
+        card,
+        AtomicCommitFlags::NONBLOCK | AtomicCommitFlags::PAGE_FLIP_EVENT,
+        req,
+        "page flip",
+    )?;
+    wait_flip(card, pipe.crtc, timeout)
+}
+
+/// Imports the DMA-buf `fd` (DRM_IOCTL_PRIME_FD_TO_HANDLE) and adds a `size` XRGB8888
+/// framebuffer with `pitch` on it.
+pub fn import_fb(card: &Card, fd: BorrowedFd<'_>, pitch: u32, size: (u32, u32)) -> Res<Fb> {
+    let handle = card
+        .prime_fd_to_buffer(fd)
+        .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?;
+    let layout = Layout {
+        size,
+        format: DrmFourcc::Xrgb8888,
+        handle,
+        pitch,
+        offset: 0,
+    };
+    let fb = card
+        .add_planar_framebuffer(&layout, FbCmd2Flags::empty())
+        .ctx("DRM_IOCTL_MODE_ADDFB2 on the imported buffer")?;
+    Ok(Fb { fb })
+}

@@ -6,10 +6,9 @@
 //! moved buffer's new pages. Prints `shown TAG RRGGBB` for every screendump (`WAIT TAG`), which
 //! the host checks (png_check.py shown).
 
-use crate::kms::{self, Card, Layout, Pipe};
+use crate::kms::{self, Card, Pipe};
 use crate::{wait_for_host, Context, Res};
-use drm::buffer::DrmFourcc;
-use drm::control::{atomic::AtomicModeReq, AtomicCommitFlags, Device as _, FbCmd2Flags};
+use drm::control::{AtomicCommitFlags, Device as _};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -95,21 +94,6 @@ fn color(i: u32) -> u32 {
     (r << 16) | (g << 8) | b | 0x0010_1010
 }
 
-fn show(card: &Card, pipe: &Pipe, fb: drm::control::framebuffer::Handle) -> Res<()> {
-    let mut req = AtomicModeReq::new();
-    pipe.primary
-        .props
-        .set(&mut req, pipe.primary.handle, "FB_ID", u32::from(fb).into())?;
-    kms::commit(
-        card,
-        AtomicCommitFlags::NONBLOCK | AtomicCommitFlags::PAGE_FLIP_EVENT,
-        req,
-        "page flip",
-    )?;
-    kms::wait_flip(card, pipe.crtc, Duration::from_secs(5))?;
-    Ok(())
-}
-
 pub fn run(device: &str, moves: u32) -> Res<()> {
     let card = Card::open(device)?;
     let pipe = Pipe::find(&card)?;
@@ -127,19 +111,7 @@ pub fn run(device: &str, moves: u32) -> Res<()> {
     let mut bufs = Vec::new();
     for fill in fills {
         let fd = create(&mover, size, fill)?;
-        let handle = card
-            .prime_fd_to_buffer(fd.as_fd())
-            .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?;
-        let layout = Layout {
-            size: (w, h),
-            format: DrmFourcc::Xrgb8888,
-            handle,
-            pitch,
-            offset: 0,
-        };
-        let fb = card
-            .add_planar_framebuffer(&layout, FbCmd2Flags::empty())
-            .ctx("DRM_IOCTL_MODE_ADDFB2 on the imported buffer")?;
+        let fb = kms::import_fb(&card, fd.as_fd(), pitch, (w, h))?.fb;
         bufs.push((fd, fb));
     }
 
@@ -165,9 +137,9 @@ pub fn run(device: &str, moves: u32) -> Res<()> {
     for i in 1..=moves {
         let off = 1 - on_screen;
         let fill = color(i);
-        move_to(&mover, &bufs[off].0, fill, 0)
-            .ctx(format!("move {i}: DMABUF_MOVER_MOVE"))?;
-        show(&card, &pipe, bufs[off].1).map_err(|e| format!("move {i}: {e}"))?;
+        move_to(&mover, &bufs[off].0, fill, 0).ctx(format!("move {i}: DMABUF_MOVER_MOVE"))?;
+        kms::flip(&card, &pipe, bufs[off].1, Duration::from_secs(5))
+            .map_err(|e| format!("move {i}: {e}"))?;
         on_screen = off;
         println!("shown M{i} {fill:06x}");
         wait_for_host(&format!("M{i}"))?;
@@ -175,7 +147,10 @@ pub fn run(device: &str, moves: u32) -> Res<()> {
 
     for (i, (fd, _)) in bufs.iter().enumerate() {
         let s = stats(&mover, fd)?;
-        println!("buffer {i}: moves {}, pins {}, maps {}", s.moves, s.pins, s.maps);
+        println!(
+            "buffer {i}: moves {}, pins {}, maps {}",
+            s.moves, s.pins, s.maps
+        );
         let pins = u32::from(i == on_screen);
         if s.pins != pins {
             return Err(format!("buffer {i}: {} pins held, expected {pins}", s.pins).into());

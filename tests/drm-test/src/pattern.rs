@@ -44,23 +44,9 @@ pub fn cursor_fb(card: &Card) -> Res<Fb> {
     )
 }
 
-/// Flips the primary plane to `fb` with a nonblocking commit that asks for a page flip event,
-/// and waits for the event. Returns its sequence number.
+/// Flips the primary plane to `fb` and waits for the event.
 fn flip(card: &Card, pipe: &Pipe, fb: &Fb) -> Res<kms::Flip> {
-    let mut req = AtomicModeReq::new();
-    pipe.primary.props.set(
-        &mut req,
-        pipe.primary.handle,
-        "FB_ID",
-        u32::from(fb.fb).into(),
-    )?;
-    kms::commit(
-        card,
-        AtomicCommitFlags::NONBLOCK | AtomicCommitFlags::PAGE_FLIP_EVENT,
-        req,
-        "page flip",
-    )?;
-    kms::wait_flip(card, pipe.crtc, FLIP_TIMEOUT)
+    kms::flip(card, pipe, fb.fb, FLIP_TIMEOUT)
 }
 
 pub fn run(device: &str, flips: u32) -> Res<()> {
