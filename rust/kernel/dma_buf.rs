@@ -11,6 +11,9 @@
 //! The attachment keeps its mapping and counts its pins: dropping it unmaps, unpins what is still
 //! pinned (with a warning: that is the importer's bug) and detaches, in that order.
 //!
+//! The DMA-buf functions are in the `DMA_BUF` symbol namespace: a module that instantiates
+//! [`Attachment`] imports it (`imports_ns: ["DMA_BUF"]` in its `module!`).
+//!
 //! C header: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h)
 
 use crate::{
@@ -136,7 +139,7 @@ impl DmaBuf {
 /// impl Importer for Scanout {
 ///     const ALLOW_PEER2PEER: bool = true;
 ///
-///     fn invalidate_mappings(attached: &Attached<Self>, locked: &mut Locked<'_>) {
+///     fn invalidate_mappings(attached: &Attached<Self>, locked: &Locked<'_>) {
 ///         // Here the device would be told to stop reading the buffer first.
 ///         let _ = attached.unmap(locked);
 ///     }
@@ -145,9 +148,9 @@ impl DmaBuf {
 /// /// Attaches, pins and maps `buf`, and returns its attachment and the number of segments.
 /// fn import(buf: &DmaBuf, dev: &Device<Bound>) -> Result<(Attachment<Scanout>, usize)> {
 ///     let attachment = Attachment::new(buf, dev, Ok::<_, Error>(Scanout))?;
-///     let mut guard = buf.resv().lock();
-///     attachment.pin(&mut guard)?;
-///     attachment.map(&mut guard, DataDirection::ToDevice)?;
+///     let guard = buf.resv().lock();
+///     attachment.pin(&guard)?;
+///     attachment.map(&guard, DataDirection::ToDevice)?;
 ///     let count = attachment.with_segments(&guard, |segments| segments.len())?;
 ///     drop(guard);
 ///     // Dropping the attachment would unmap, unpin and detach.
@@ -165,7 +168,7 @@ pub trait Importer: Send + Sync + Sized + 'static {
     ///
     /// Called with the buffer's reservation lock held, by the exporter, from whatever it was
     /// doing: do not take that lock again, and do not allocate memory or wait without bound.
-    fn invalidate_mappings(attached: &Attached<Self>, locked: &mut Locked<'_>);
+    fn invalidate_mappings(attached: &Attached<Self>, locked: &Locked<'_>);
 }
 
 /// What an attachment keeps under the buffer's reservation lock.
@@ -176,6 +179,8 @@ struct LockedState {
     mapping: Option<(NonNull<bindings::sg_table>, DataDirection)>,
     /// Pins taken with [`Attached::pin`] and not given back.
     pins: u32,
+    /// [`Attached::with_segments`] is reading the mapping: it must not be unmapped.
+    reading: bool,
 }
 
 /// An attachment as its importer and the callbacks see it.
@@ -275,18 +280,24 @@ impl<I: Importer> Attached<I> {
 
     /// Pins the buffer where it is (`dma_buf_pin()`): the exporter no longer moves it until
     /// [`Self::unpin`]. Pins count; for limited uses such as scanout only.
-    pub fn pin(&self, locked: &mut Locked<'_>) -> Result {
+    pub fn pin(&self, locked: &Locked<'_>) -> Result {
         let raw = self.raw(locked)?;
-        // SAFETY: `raw` is our dynamic attachment and its buffer is locked.
+        // SAFETY: The lock is held; the reference ends here.
+        let pins = unsafe { self.state() }
+            .pins
+            .checked_add(1)
+            .ok_or(EOVERFLOW)?;
+        // SAFETY: `raw` is our dynamic attachment and its buffer is locked. The exporter may
+        // call back (invalidating), which no state reference outlives.
         to_result(unsafe { bindings::dma_buf_pin(raw) })?;
-        // SAFETY: The lock is held; no other reference to the state is alive.
-        let state = unsafe { self.state() };
-        state.pins = state.pins.saturating_add(1);
+        // SAFETY: The lock is held; no other reference to the state is alive. The count was
+        // taken under the same lock; re-entrant callbacks do not pin.
+        unsafe { self.state() }.pins = pins;
         Ok(())
     }
 
     /// Gives back a pin taken with [`Self::pin`] (`dma_buf_unpin()`). `EINVAL` if there is none.
-    pub fn unpin(&self, locked: &mut Locked<'_>) -> Result {
+    pub fn unpin(&self, locked: &Locked<'_>) -> Result {
         let raw = self.raw(locked)?;
         // SAFETY: The lock is held; no other reference to the state is alive.
         let state = unsafe { self.state() };
@@ -306,7 +317,7 @@ impl<I: Importer> Attached<I> {
     /// Maps the buffer for the attached device (`dma_buf_map_attachment()`), unless it is
     /// mapped already (`EBUSY`). The exporter's errors come back as they are (e.g. it refuses
     /// mapping, or the device cannot reach the memory).
-    pub fn map(&self, locked: &mut Locked<'_>, direction: DataDirection) -> Result {
+    pub fn map(&self, locked: &Locked<'_>, direction: DataDirection) -> Result {
         let raw = self.raw(locked)?;
         // SAFETY: The lock is held; the reference ends here.
         if unsafe { self.state() }.mapping.is_some() {
@@ -317,18 +328,31 @@ impl<I: Importer> Attached<I> {
         let table = unsafe { bindings::dma_buf_map_attachment(raw, direction.into()) };
         let table = from_err_ptr(table)?;
         let table = NonNull::new(table).ok_or(ENOMEM)?;
-        // INVARIANT: A mapping of our attachment, with `direction`.
         // SAFETY: The lock is held; no other reference to the state is alive.
-        unsafe { self.state() }.mapping = Some((table, direction));
+        let state = unsafe { self.state() };
+        if state.mapping.is_some() {
+            // A callback of the exporter mapped meanwhile: keep that mapping, not two.
+            // SAFETY: `table` is the mapping just made of our attachment `raw`, with
+            // `direction`; the buffer is locked.
+            unsafe { bindings::dma_buf_unmap_attachment(raw, table.as_ptr(), direction.into()) };
+            return Err(EBUSY);
+        }
+        // INVARIANT: A mapping of our attachment, with `direction`.
+        state.mapping = Some((table, direction));
         Ok(())
     }
 
     /// Unmaps the buffer if it is mapped (`dma_buf_unmap_attachment()`). The device must no
-    /// longer use the addresses.
-    pub fn unmap(&self, locked: &mut Locked<'_>) -> Result {
+    /// longer use the addresses. `EBUSY` from within [`Self::with_segments`].
+    pub fn unmap(&self, locked: &Locked<'_>) -> Result {
         let raw = self.raw(locked)?;
         // SAFETY: The lock is held; the reference ends before the call into the exporter.
-        let mapping = unsafe { self.state() }.mapping.take();
+        let state = unsafe { self.state() };
+        if state.reading {
+            // Called from the closure of `with_segments`, which still reads the table.
+            return Err(EBUSY);
+        }
+        let mapping = state.mapping.take();
         if let Some((table, direction)) = mapping {
             // SAFETY: `table` is the mapping of our attachment `raw` with `direction` (the
             // type invariant), not unmapped before; the buffer is locked.
@@ -353,12 +377,20 @@ impl<I: Importer> Attached<I> {
     ) -> Result<R> {
         self.check(locked)?;
         // SAFETY: The lock is held; the reference ends here.
-        let (table, _) = unsafe { self.state() }.mapping.ok_or(ENOENT)?;
-        // SAFETY: `table` is a live mapping (the type invariant); it is not unmapped while the
-        // caller holds the lock (`locked` is borrowed for the call), and `f` cannot unmap it
-        // (it would need `&mut Locked`).
+        let state = unsafe { self.state() };
+        let (table, _) = state.mapping.ok_or(ENOENT)?;
+        if state.reading {
+            return Err(EBUSY);
+        }
+        state.reading = true;
+        // SAFETY: `table` is a live mapping (the type invariant); it is not unmapped while `f`
+        // runs: the lock is held (`locked` is borrowed for the call), so only this thread
+        // could unmap, and `unmap` refuses while `reading` is set.
         let table = unsafe { SGTable::from_raw(table.as_ptr()) };
-        Ok(f(&DmaSegments { table }))
+        let result = f(&DmaSegments { table });
+        // SAFETY: The lock is still held; no other reference to the state is alive.
+        unsafe { self.state() }.reading = false;
+        Ok(result)
     }
 
     /// The callbacks of importer `I`.
@@ -377,8 +409,8 @@ impl<I: Importer> Attached<I> {
         let this = unsafe { &*(*attach).importer_priv.cast::<Self>() };
         // SAFETY: The exporter holds the reservation lock of the buffer while invalidating, in
         // this thread, for the duration of the call.
-        let mut locked = unsafe { Locked::assume_held(this.dmabuf.resv()) };
-        I::invalidate_mappings(this, &mut locked);
+        let locked = unsafe { Locked::assume_held(this.dmabuf.resv()) };
+        I::invalidate_mappings(this, &locked);
     }
 }
 
@@ -392,6 +424,12 @@ pub struct Attachment<I: Importer> {
     /// The owner's copy of `inner.state.raw`, which only `new` and `drop` change.
     raw: NonNull<bindings::dma_buf_attachment>,
 }
+
+// SAFETY: `raw` is only a copy of the attachment's pointer for its owner; the rest is `Send`.
+unsafe impl<I: Importer> Send for Attachment<I> {}
+
+// SAFETY: Through `&Attachment` only `as_raw` reads `raw`, which never changes while shared.
+unsafe impl<I: Importer> Sync for Attachment<I> {}
 
 impl<I: Importer> Attachment<I> {
     /// Attaches `dev` to `dmabuf` dynamically (`dma_buf_dynamic_attach()`), with `data` as the
@@ -409,6 +447,7 @@ impl<I: Importer> Attachment<I> {
                     raw: ptr::null_mut(),
                     mapping: None,
                     pins: 0,
+                    reading: false,
                 }),
                 data <- data,
                 _pin: PhantomPinned,
@@ -461,8 +500,8 @@ impl<I: Importer> Drop for Attachment<I> {
     fn drop(&mut self) {
         let dmabuf = self.inner.dmabuf.clone();
         let raw = {
-            let mut guard = dmabuf.resv().lock();
-            let _ = self.inner.unmap(&mut guard);
+            let guard = dmabuf.resv().lock();
+            let _ = self.inner.unmap(&guard);
             // SAFETY: The lock is held; the reference ends before the calls into the exporter.
             let pins = core::mem::take(&mut unsafe { self.inner.state() }.pins);
             // SAFETY: As above.
@@ -646,7 +685,7 @@ mod tests {
     impl Importer for Counting {
         const ALLOW_PEER2PEER: bool = false;
 
-        fn invalidate_mappings(attached: &Attached<Self>, locked: &mut Locked<'_>) {
+        fn invalidate_mappings(attached: &Attached<Self>, locked: &Locked<'_>) {
             attached.data().invalidations.add(1, Relaxed);
             let _ = attached.unmap(locked);
         }
@@ -683,12 +722,14 @@ mod tests {
 
         let attachment = Attachment::new(&buf, parent.as_ref().as_ref(), counting())?;
         {
-            let mut guard = buf.resv().lock();
+            let guard = buf.resv().lock();
             assert_eq!(attachment.with_segments(&guard, |_| ()), Err(ENOENT));
-            attachment.map(&mut guard, DataDirection::ToDevice)?;
+            attachment.map(&guard, DataDirection::ToDevice)?;
+            assert_eq!(attachment.map(&guard, DataDirection::ToDevice), Err(EBUSY));
+            // The mapping cannot go while its segments are read.
             assert_eq!(
-                attachment.map(&mut guard, DataDirection::ToDevice),
-                Err(EBUSY)
+                attachment.with_segments(&guard, |_| attachment.unmap(&guard)),
+                Ok(Err(EBUSY))
             );
             let before = segments(&attachment, &guard)?;
             assert_eq!(before.len(), 2);
@@ -702,9 +743,9 @@ mod tests {
             Exporter::move_buffer(&buf);
             assert_eq!(attachment.data().invalidations.load(Relaxed), 1);
             assert_eq!(exporter.maps.load(Relaxed), 0);
-            let mut guard = buf.resv().lock();
+            let guard = buf.resv().lock();
             assert_eq!(attachment.is_mapped(&guard), Ok(false));
-            attachment.map(&mut guard, DataDirection::ToDevice)?;
+            attachment.map(&guard, DataDirection::ToDevice)?;
             let after = segments(&attachment, &guard)?;
             assert!(after[0] != before[0]);
             assert_eq!(after[0].0, exporter.address(0));
@@ -723,10 +764,10 @@ mod tests {
         let exporter = unsafe { Exporter::of(buf.as_raw()) };
         let attachment = Attachment::new(&buf, parent.as_ref().as_ref(), counting())?;
         {
-            let mut guard = buf.resv().lock();
-            attachment.pin(&mut guard)?;
-            attachment.pin(&mut guard)?;
-            attachment.unpin(&mut guard)?;
+            let guard = buf.resv().lock();
+            attachment.pin(&guard)?;
+            attachment.pin(&guard)?;
+            attachment.unpin(&guard)?;
             assert_eq!(attachment.pins(&guard), Ok(1));
             assert_eq!(exporter.pins.load(Relaxed), 1);
         }
@@ -735,8 +776,8 @@ mod tests {
         assert_eq!(exporter.pins.load(Relaxed), 0);
 
         let attachment = Attachment::new(&buf, parent.as_ref().as_ref(), counting())?;
-        let mut guard = buf.resv().lock();
-        assert_eq!(attachment.unpin(&mut guard), Err(EINVAL));
+        let guard = buf.resv().lock();
+        assert_eq!(attachment.unpin(&guard), Err(EINVAL));
         assert_eq!(exporter.pins.load(Relaxed), 0);
         Ok(())
     }
@@ -751,21 +792,15 @@ mod tests {
 
         // The lock of another reservation object proves nothing.
         let other = KBox::pin_init(DmaResv::new(), GFP_KERNEL)?;
-        let mut wrong = other.lock();
-        assert_eq!(
-            attachment.map(&mut wrong, DataDirection::ToDevice),
-            Err(EINVAL)
-        );
-        assert_eq!(attachment.pin(&mut wrong), Err(EINVAL));
+        let wrong = other.lock();
+        assert_eq!(attachment.map(&wrong, DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(attachment.pin(&wrong), Err(EINVAL));
         drop(wrong);
 
         // The exporter's refusal comes back as it is.
         exporter.refuse.store(true, Relaxed);
-        let mut guard = buf.resv().lock();
-        assert_eq!(
-            attachment.map(&mut guard, DataDirection::ToDevice),
-            Err(EACCES)
-        );
+        let guard = buf.resv().lock();
+        assert_eq!(attachment.map(&guard, DataDirection::ToDevice), Err(EACCES));
         assert_eq!(attachment.is_mapped(&guard), Ok(false));
         drop(guard);
 

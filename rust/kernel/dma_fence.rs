@@ -11,7 +11,10 @@
 //! an error.
 //!
 //! The fences are independent of the issuer's module once signalled (their operations have no
-//! `release` or `wait`, so the DMA fence core detaches them and frees them itself).
+//! `release` or `wait`, so the DMA fence core detaches them and frees them itself). A timeline
+//! must therefore be dropped (which signals what is left) before its module goes; one that is
+//! leaked leaves unsignalled fences whose operations point into the module. Timelines are used
+//! from process context: arming and signalling take a plain spinlock and a mutex.
 //!
 //! C header: [`include/linux/dma-fence.h`](srctree/include/linux/dma-fence.h)
 
@@ -341,8 +344,10 @@ impl<I: FenceIssuer> FenceTimeline<I> {
 
     /// Signals the pending fences up to sequence number `seqno`: fence `seqno` itself with
     /// `result`, the earlier ones without error (the device completed them first). Fences the
-    /// timeline never armed are ignored. May sleep; fences are signalled in order, also across
-    /// concurrent calls. Must not be called from the callback of one of the timeline's fences.
+    /// timeline never armed, or already signalled (e.g. by a concurrent call for a later
+    /// sequence number, which signals this one without error), are left alone. May sleep;
+    /// fences are signalled in order, also across concurrent calls. Must not be called from the
+    /// callback of one of the timeline's fences.
     pub fn signal_through(&self, seqno: u64, result: Result) {
         let _order = self.signalling.lock();
         let mut fence = self.take_through(seqno);

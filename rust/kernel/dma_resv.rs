@@ -29,10 +29,7 @@ use crate::{
         Opaque, //
     },
 };
-use core::ops::{
-    Deref,
-    DerefMut, //
-};
+use core::ops::Deref;
 
 /// What the fences of a reservation object stand for (`enum dma_resv_usage`), in the order in
 /// which waiting for one class waits for those before it too.
@@ -112,6 +109,7 @@ impl DmaResv {
     ///
     /// Locking a second reservation object while holding one needs an acquire context, which
     /// this does not offer: lock them one at a time.
+    #[must_use]
     pub fn lock(&self) -> DmaResvGuard<'_> {
         // SAFETY: The object is valid by the type invariant. Without an acquire context, the
         // lock cannot fail.
@@ -185,6 +183,9 @@ impl PinnedDrop for DmaResv {
 
 /// A proof that the lock of a reservation object is held, by the current thread, for `'a`.
 ///
+/// Only shared references to a proof are handed out (by [`DmaResvGuard`], and to callbacks that
+/// run under someone else's lock), so that safe code cannot swap the proofs of two locks.
+///
 /// # Invariants
 ///
 /// The lock of `resv` is held by the current thread for `'a`.
@@ -222,23 +223,12 @@ impl<'a> Locked<'a> {
         // SAFETY: The object is valid.
         unsafe { bindings::dma_resv_assert_held(self.resv.as_raw()) };
     }
-
-    /// Makes room for `count` more fences (`dma_resv_reserve_fences()`); the room lasts until
-    /// the lock is dropped. One room at a time: reservations do not add up.
-    pub fn reserve_fences(&mut self, count: u32) -> Result<FenceRoom<'_, 'a>> {
-        // SAFETY: The object is valid and locked (the type invariant).
-        to_result(unsafe { bindings::dma_resv_reserve_fences(self.resv.as_raw(), count) })?;
-        Ok(FenceRoom {
-            locked: self,
-            left: count,
-        })
-    }
 }
 
 /// Room reserved for fences on a locked reservation object, used by
 /// [`FenceRoom::add_fence`].
 pub struct FenceRoom<'l, 'a> {
-    locked: &'l mut Locked<'a>,
+    guard: &'l mut DmaResvGuard<'a>,
     left: u32,
 }
 
@@ -251,7 +241,11 @@ impl FenceRoom<'_, '_> {
         // SAFETY: The object is locked and has room for the fence (reserved by this room,
         // whose count was just taken); `fence` is a valid fence.
         unsafe {
-            bindings::dma_resv_add_fence(self.locked.resv.as_raw(), fence.as_raw(), usage as u32)
+            bindings::dma_resv_add_fence(
+                self.guard.locked.resv.as_raw(),
+                fence.as_raw(),
+                usage as u32,
+            )
         };
         Ok(())
     }
@@ -275,9 +269,21 @@ impl<'a> Deref for DmaResvGuard<'a> {
     }
 }
 
-impl<'a> DerefMut for DmaResvGuard<'a> {
-    fn deref_mut(&mut self) -> &mut Locked<'a> {
-        &mut self.locked
+impl<'a> DmaResvGuard<'a> {
+    /// Makes room for `count` more fences (`dma_resv_reserve_fences()`); the room lasts until
+    /// the lock is dropped. A method of the guard, and one room at a time: reservations do not
+    /// add up, and the callbacks that get a [`Locked`] proof of someone else's lock must not use
+    /// up the room its holder reserved. `EINVAL` for no room at all.
+    pub fn reserve_fences(&mut self, count: u32) -> Result<FenceRoom<'_, 'a>> {
+        if count == 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: The object is valid and locked by this guard.
+        to_result(unsafe { bindings::dma_resv_reserve_fences(self.locked.resv.as_raw(), count) })?;
+        Ok(FenceRoom {
+            guard: self,
+            left: count,
+        })
     }
 }
 

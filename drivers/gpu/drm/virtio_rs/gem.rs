@@ -227,7 +227,7 @@ impl gem::DriverObject for VirtioObject {
     /// The exporter moves the buffer: the host lets go of the pages first (a fenced
     /// DETACH_BACKING, prepared beforehand, waited for at most the queue's response timeout),
     /// then the mapping goes. The next scanout of the buffer maps and attaches it again.
-    fn invalidate_mappings(obj: &Object, import: &ImportedBuffer<Self>, locked: &mut Locked<'_>) {
+    fn invalidate_mappings(obj: &Self, import: &ImportedBuffer<Self>, locked: &Locked<'_>) {
         if import.is_mapped(locked) == Ok(true) && obj.created.load(Acquire) {
             let id = obj.resource_id;
             match obj.detach.lock().take() {
@@ -398,27 +398,59 @@ fn merged_entries(
     Ok(out)
 }
 
-/// The memory entries of an imported buffer: under its reservation lock, waits (bounded) for its
-/// kernel fences, pins it, maps it for the device and reads the DMA segments, then unpins it
-/// (the mapping stays until the exporter invalidates it).
-fn import_entries(obj: &Object, drm: &VirtioDrmDevice<drm::Registered>) -> Result<KVec<MemEntry>> {
+/// Makes the host blob of the imported buffer `obj`: under the buffer's reservation lock, pins
+/// it, waits (bounded) for its kernel fences (a pin may itself move the buffer), maps it, sends
+/// RESOURCE_CREATE_BLOB with the merged DMA segments and waits for the answer, and prepares the
+/// DETACH_BACKING of the next invalidation; only then unpins (the mapping stays), so that a move
+/// cannot come before the host resource and its detach exist.
+fn create_import_blob(
+    obj: &Object,
+    drm: &VirtioDrmDevice<drm::Registered>,
+    queue: &Queue,
+    size: u64,
+) -> Result {
     let import = obj.import().ok_or(EINVAL)?;
+    let detach = queue.prepare_call(&ResourceDetachBacking::new(obj.resource_id), true)?;
     let resv = import.dmabuf().resv();
-    let mut guard = resv.lock_interruptible()?;
-    resv.wait_timeout(Usage::Kernel, true, IMPORT_FENCE_WAIT)
-        .inspect_err(|e| {
-            dev_dbg!(
-                drm.bound_device(),
-                "import: the buffer's kernel fences did not signal: {:?}\n",
-                e
+    let guard = resv.lock_interruptible()?;
+    import.pin(&guard)?;
+    let created = (|| -> Result {
+        resv.wait_timeout(Usage::Kernel, true, IMPORT_FENCE_WAIT)
+            .inspect_err(|e| {
+                dev_dbg!(
+                    drm.bound_device(),
+                    "import: the buffer's kernel fences did not signal: {:?}\n",
+                    e
+                )
+            })?;
+        import.map(&guard, DataDirection::Bidirectional)?;
+        let entries =
+            import.with_segments(&guard, |segments| merged_entries(segments.iter()))??;
+        let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
+        // From the command on the host may hold the resource: it is released in any case, with
+        // room to park the object should that release fail.
+        queue.reserve_release()?;
+        obj.created.store(true, Release);
+        // Answered before the handle exists: a host that refuses (e.g. too many entries for its
+        // udmabuf list) fails the import with its error.
+        queue
+            .call_with(
+                &ResourceCreateBlob::guest(obj.resource_id, count, size),
+                &entries,
             )
-        })?;
-    import.pin(&mut guard)?;
-    let entries = import
-        .map(&mut guard, DataDirection::Bidirectional)
-        .and_then(|()| import.with_segments(&guard, |segments| merged_entries(segments.iter()))?);
-    let _ = import.unpin(&mut guard);
-    entries
+            .inspect_err(|e| {
+                dev_dbg!(
+                    drm.bound_device(),
+                    "import: RESOURCE_CREATE_BLOB of {} entries: {:?}\n",
+                    count,
+                    e
+                )
+            })?;
+        *obj.detach.lock() = Some(detach);
+        Ok(())
+    })();
+    let _ = import.unpin(&guard);
+    created
 }
 
 /// Imports the DMA-buf `dmabuf` as a guest blob resource of its pages, as the device sees them
@@ -455,30 +487,8 @@ pub(crate) fn import(
         },
     )
     .inspect_err(|e| dev_dbg!(drm.bound_device(), "import: cannot attach: {:?}\n", e))?;
-    let entries = import_entries(&obj, drm)
-        .inspect_err(|e| dev_dbg!(drm.bound_device(), "import: cannot map: {:?}\n", e))?;
-    let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
     let size = u64::try_from(dmabuf.size()).map_err(|_| EINVAL)?;
-
-    let queue = &bound.queue;
-    queue.reserve_release()?;
-    obj.created.store(true, Release);
-    // Sent and answered before the handle exists: a host that refuses (e.g. too many entries
-    // for its udmabuf list) fails the import with its error.
-    queue
-        .call_with(
-            &ResourceCreateBlob::guest(resource_id, count, size),
-            &entries,
-        )
-        .inspect_err(|e| {
-            dev_dbg!(
-                drm.bound_device(),
-                "import: RESOURCE_CREATE_BLOB of {} entries: {:?}\n",
-                count,
-                e
-            )
-        })?;
-    *obj.detach.lock() = Some(queue.prepare_call(&ResourceDetachBacking::new(resource_id), true)?);
+    create_import_blob(&obj, drm, bound.queue, size)?;
     bound.resources.insert(ResourceInfo {
         id: resource_id,
         width: 0,
@@ -496,8 +506,8 @@ pub(crate) struct ScanoutPin(ARef<Object>);
 impl Drop for ScanoutPin {
     fn drop(&mut self) {
         if let Some(import) = self.0.import() {
-            let mut guard = import.dmabuf().resv().lock();
-            if let Err(e) = import.unpin(&mut guard) {
+            let guard = import.dmabuf().resv().lock();
+            if let Err(e) = import.unpin(&guard) {
                 self.0
                     .queue
                     .log_error("unpinning the imported buffer", self.0.resource_id, e);
@@ -511,7 +521,7 @@ impl Drop for ScanoutPin {
 fn attach_again(
     obj: &Object,
     import: &ImportedBuffer<VirtioObject>,
-    locked: &mut Locked<'_>,
+    locked: &Locked<'_>,
 ) -> Result {
     let detach = obj
         .queue
@@ -519,11 +529,12 @@ fn attach_again(
     import.map(locked, DataDirection::Bidirectional)?;
     let entries = import.with_segments(locked, |segments| merged_entries(segments.iter()))??;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
+    // From the command on the host may use the pages: the detach is ready first.
+    *obj.detach.lock() = Some(detach);
     obj.queue.call_with(
         &ResourceAttachBacking::new(obj.resource_id, count),
         &entries,
     )?;
-    *obj.detach.lock() = Some(detach);
     obj.reattached.store(true, Release);
     Ok(())
 }
@@ -539,11 +550,11 @@ pub(crate) fn pin_for_scanout(
     let Some(import) = obj.import() else {
         return Ok(None);
     };
-    let mut guard = import.dmabuf().resv().lock_interruptible()?;
-    import.pin(&mut guard)?;
+    let guard = import.dmabuf().resv().lock_interruptible()?;
+    import.pin(&guard)?;
     let attached = match import.is_mapped(&guard) {
         Ok(true) => Ok(()),
-        _ => attach_again(obj, import, &mut guard),
+        _ => attach_again(obj, import, &guard),
     };
     if let Err(e) = attached {
         dev_dbg!(
@@ -552,8 +563,15 @@ pub(crate) fn pin_for_scanout(
             obj.resource_id,
             e
         );
-        let _ = import.unmap(&mut guard);
-        let _ = import.unpin(&mut guard);
+        // The host may have attached the pages all the same (an answer that came too late):
+        // it lets go of them before they are unmapped.
+        if let Some(call) = obj.detach.lock().take() {
+            if import.is_mapped(&guard) == Ok(true) {
+                let _ = obj.queue.call_prepared::<ResourceDetachBacking>(call);
+            }
+        }
+        let _ = import.unmap(&guard);
+        let _ = import.unpin(&guard);
         return Err(e);
     }
     drop(guard);

@@ -346,10 +346,11 @@ impl<H: Hold> virtio::QueueHandler<Request<H>> for Dequeue<H> {
     /// Revocation is for good: virtio_rs does not implement freeze and restore, whose new
     /// queues would need the parking and the waiters' flags reset.
     fn queue_revoked(&self, queue: &Virtqueue<Request<H>>) {
+        // Waiters first: freeing parked objects may wait for locks their holders keep.
+        self.events.queue(queue.index()).notify(true);
         if queue.index() == CONTROL {
             self.events.unpark_all();
         }
-        self.events.queue(queue.index()).notify(true);
     }
 }
 
