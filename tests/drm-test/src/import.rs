@@ -10,7 +10,7 @@ use crate::kms::{self, Card, Pipe};
 use crate::patterns::{self, Pattern};
 use crate::{wait_for_host, Context, Res};
 use drm::buffer::{self, DrmFourcc};
-use drm::control::{AtomicCommitFlags, Device as _};
+use drm::control::Device as _;
 use drm::Device as _;
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -92,19 +92,7 @@ pub fn run(device: &str, exporter: &str) -> Res<()> {
     let b = kms::import_fb(&card, fd_b.as_fd(), pitch_b, size)?;
     println!("imported: 2 buffers of {}x{}", size.0, size.1);
 
-    let blob = card
-        .create_property_blob(&pipe.mode)
-        .ctx("DRM_IOCTL_MODE_CREATEPROPBLOB (mode)")?;
-    let drm::control::property::Value::Blob(blob) = blob else {
-        return Err("CREATEPROPBLOB returned no blob id".into());
-    };
-    let req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
-    kms::commit(
-        &card,
-        AtomicCommitFlags::ALLOW_MODESET,
-        req,
-        "modeset with imported A",
-    )?;
+    kms::modeset_to(&card, &pipe, a.fb, "modeset with imported A")?;
     println!("modeset: imported pattern A");
     wait_for_host("A")?;
 

@@ -489,3 +489,15 @@ pub fn import_fb(card: &Card, fd: BorrowedFd<'_>, pitch: u32, size: (u32, u32)) 
         .ctx("DRM_IOCTL_MODE_ADDFB2 on the imported buffer")?;
     Ok(Fb { fb })
 }
+
+/// A full modeset of `pipe` with its mode (a new property blob) showing `fb` on the whole screen.
+pub fn modeset_to(card: &Card, pipe: &Pipe, fb: framebuffer::Handle, what: &str) -> Res<()> {
+    let blob = card
+        .create_property_blob(&pipe.mode)
+        .ctx("DRM_IOCTL_MODE_CREATEPROPBLOB (mode)")?;
+    let property::Value::Blob(blob) = blob else {
+        return Err("CREATEPROPBLOB returned no blob id".into());
+    };
+    let req = pipe.modeset(blob, fb, pipe.full_screen())?;
+    commit(card, AtomicCommitFlags::ALLOW_MODESET, req, what)
+}

@@ -8,7 +8,6 @@
 
 use crate::kms::{self, Card, Pipe};
 use crate::{wait_for_host, Context, Res};
-use drm::control::{AtomicCommitFlags, Device as _};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -115,14 +114,7 @@ pub fn run(device: &str, moves: u32) -> Res<()> {
         bufs.push((fd, fb));
     }
 
-    let blob = card
-        .create_property_blob(&pipe.mode)
-        .ctx("DRM_IOCTL_MODE_CREATEPROPBLOB (mode)")?;
-    let drm::control::property::Value::Blob(blob) = blob else {
-        return Err("CREATEPROPBLOB returned no blob id".into());
-    };
-    let req = pipe.modeset(blob, bufs[0].1, pipe.full_screen())?;
-    kms::commit(&card, AtomicCommitFlags::ALLOW_MODESET, req, "modeset")?;
+    kms::modeset_to(&card, &pipe, bufs[0].1, "modeset")?;
     println!("shown A {:06x}", fills[0]);
     wait_for_host("A")?;
 

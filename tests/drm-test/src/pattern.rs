@@ -9,7 +9,7 @@ use crate::kms::{self, make_fb, Card, Fb, Pipe, Placement};
 use crate::patterns::{self, Pattern, CURSOR_SIZE};
 use crate::{wait_for_host, Res};
 use drm::buffer::DrmFourcc;
-use drm::control::{atomic::AtomicModeReq, AtomicCommitFlags, Device as _};
+use drm::control::{atomic::AtomicModeReq, AtomicCommitFlags};
 use std::time::{Duration, Instant};
 
 /// Where the cursor is set (`WAIT C`) and where it is moved to (`WAIT D`).
@@ -57,23 +57,7 @@ pub fn run(device: &str, flips: u32) -> Res<()> {
 
     let a = pattern_fb(&card, &pipe, Pattern::A)?;
     let b = pattern_fb(&card, &pipe, Pattern::B)?;
-    let blob = card.create_property_blob(&pipe.mode).map_err(|e| {
-        format!(
-            "DRM_IOCTL_MODE_CREATEPROPBLOB (mode): {}",
-            crate::describe(&e)
-        )
-    })?;
-    let drm::control::property::Value::Blob(blob) = blob else {
-        return Err("CREATEPROPBLOB returned no blob id".into());
-    };
-
-    let req = pipe.modeset(blob, a.fb, pipe.full_screen())?;
-    kms::commit(
-        &card,
-        AtomicCommitFlags::ALLOW_MODESET,
-        req,
-        "modeset with pattern A",
-    )?;
+    kms::modeset_to(&card, &pipe, a.fb, "modeset with pattern A")?;
     println!("modeset: pattern A");
     wait_for_host("A")?;
 
