@@ -189,6 +189,25 @@ for g in $groups; do
 			run "trace:drm-moves:$driver" python3 "$TOP/tests/png_check.py" move-trace \
 				"$out/trace.log" 50
 		done
+		# The exporter revokes the buffer on screen (a forced move), 50
+		# times: the host never shows (nor reads) detached pages, and the
+		# next flip shows the new ones. The C driver detaches the blob a
+		# scanout shows: QEMU crashes (SIGSEGV) at the first screendump
+		# after it; that is checked, as the reference's known behaviour.
+		out=$TOP/out/drm-revoke-virtio_rs
+		guest drm-revoke virtio_rs --blob true --timeout 600
+		run "pixels:drm-revoke-shown:virtio_rs" python3 "$TOP/tests/png_check.py" shown \
+			"$out/drm-test.txt" "$out"
+		run "pixels:drm-revoke-off:virtio_rs" python3 "$TOP/tests/png_check.py" off \
+			"$out/drm-test.txt" "$out"
+		run "trace:drm-revoke-no-shown-detach:virtio_rs" python3 "$TOP/tests/png_check.py" \
+			detach-trace "$out/trace.log" 50
+		run "trace:drm-revoke-reattach:virtio_rs" python3 "$TOP/tests/png_check.py" \
+			move-trace "$out/trace.log" 50
+		"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario drm-revoke \
+			--driver virtio_gpu --blob true --append harness.revokes=3 || true
+		run "reference:drm-revoke-crashes-qemu:virtio_gpu" grep -q \
+			'QEMU exit status -11; screendump R1' "$TOP/out/drm-revoke-virtio_gpu/summary.txt"
 		# What each driver sent, side by side (differences are explained
 		# in notes/trace-differences.md).
 		python3 "$TOP/tests/trace_diff.py" "$TOP/out/modetest-virtio_gpu/trace.log" \
@@ -226,6 +245,9 @@ for g in $groups; do
 		san drm-import --blob true --expect-trace res_create_blob=3
 		# 20 moves: detaches from the exporter's invalidation, re-attaches.
 		san drm-moves --blob true --append harness.moves=20 --expect-trace res_back_detach=20
+		# 10 revocations of the buffer on screen: off its scanout, detached,
+		# attached again at the next flip.
+		san drm-revoke --blob true --append harness.revokes=10 --expect-trace res_back_detach=10
 		# An injected allocation failure in a buffer's release: kept
 		# until the device is reset, freed at unbind (kmemleak checks).
 		san release-fault --blob true

@@ -19,6 +19,10 @@
                                        resource, then its ATTACH_BACKING, then its
                                        SET_SCANOUT_BLOB, in that order (a detach
                                        before a release is not a move)
+    png_check.py off DRMTEST.txt DIR   every "off TAG RRGGBB" line drm-test printed: no pixel
+                                       of DIR/shot-TAG.png has that (revoked) colour
+    png_check.py detach-trace TRACE N  at least N DETACH_BACKINGs in trace.log, none of a
+                                       resource a scanout shows at that point
     png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
     png_check.py size SHOT.png WxH     the screendump is W x H pixels (the scanout's size)
     png_check.py text SHOT.png ROWS MIN
@@ -285,6 +289,55 @@ def check_shown(listing, folder):
     return None
 
 
+def check_off(listing, folder):
+    """Each "off TAG RRGGBB" line of drm-test's output names a screendump taken right after the
+    buffer of that colour was revoked: no pixel may still show it."""
+    count = 0
+    with open(listing, errors="replace") as f:
+        for line in f:
+            m = re.match(r"^off (\S+) ([0-9a-f]{6})$", line.strip())
+            if not m:
+                continue
+            stale = tuple(bytes.fromhex(m[2]))
+            path = f"{folder}/shot-{m[1]}.png"
+            width, height, rows = read_png(path)
+            for y in range(height):
+                for x in range(width):
+                    if rows[y][x] == stale:
+                        return f"{path}: pixel ({x},{y}) still shows the revoked pages {stale}"
+            count += 1
+    if count == 0:
+        return f"{listing}: no off lines"
+    return None
+
+
+SCANOUT_RE = re.compile(r"virtio_gpu_cmd_set_scanout(?:_blob)? id (\d+), res 0x([0-9a-f]+)")
+
+
+def check_detach_trace(path, detaches):
+    """No resource is detached (DETACH_BACKING) while a scanout shows it, following what
+    SET_SCANOUT and SET_SCANOUT_BLOB put on each scanout; at least `detaches` detaches."""
+    shown = {}
+    found = 0
+    with open(path, errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            m = SCANOUT_RE.search(line)
+            if m:
+                shown[int(m[1])] = int(m[2], 16)
+                continue
+            m = TRACE_CMD_RE.search(line)
+            if not m or m[1] != "res_back_detach":
+                continue
+            res = int(m[2], 16)
+            on = [s for s, r in shown.items() if r == res]
+            if on:
+                return f"{path}:{n}: resource {res:#x} detached while scanout {on[0]} shows it"
+            found += 1
+    if found < detaches:
+        return f"{path}: {found} detaches, expected at least {detaches}"
+    return None
+
+
 def check_move_trace(path, moves):
     """Each move is DETACH_BACKING, ATTACH_BACKING and SET_SCANOUT_BLOB of one resource, in
     that order, and there are `moves` of them; a detach before the resource's release (or
@@ -327,6 +380,10 @@ def main(argv):
         err = check_cursor_trace(argv[2], list(zip(nums[0::2], nums[1::2])))
     elif len(argv) == 4 and argv[1] == "shown":
         err = check_shown(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "off":
+        err = check_off(argv[2], argv[3])
+    elif len(argv) == 4 and argv[1] == "detach-trace":
+        err = check_detach_trace(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "move-trace":
         err = check_move_trace(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "import-trace":

@@ -8,7 +8,7 @@
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
 //! drm-test import   --device /dev/dri/cardN [--exporter DRIVER]
-//! drm-test moves    --device /dev/dri/cardN [--moves N]
+//! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N]
 //! ```
 //!
 //! Where the host must look at the screen, the program prints `WAIT <tag>` and reads one line
@@ -128,6 +128,7 @@ struct Args {
     rounds: u32,
     exporter: String,
     moves: u32,
+    revokes: u32,
 }
 
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
@@ -135,7 +136,7 @@ const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
                      drm-test import --device /dev/dri/cardN [--exporter DRIVER]\n       \
-                     drm-test moves --device /dev/dri/cardN [--moves N]";
+                     drm-test moves --device /dev/dri/cardN [--moves N] [--revokes N]";
 
 fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
     let v = args.next().ok_or(format!("{option} needs a number"))?;
@@ -155,6 +156,7 @@ fn parse_args() -> Res<Args> {
     let mut rounds = 9;
     let mut exporter = "vgem".to_string();
     let mut moves = 50;
+    let mut revokes = 0;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = Some(args.next().ok_or("--device needs a path")?),
@@ -164,6 +166,7 @@ fn parse_args() -> Res<Args> {
             }
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
             "--moves" if command == "moves" => moves = number(&mut args, "--moves")?,
+            "--revokes" if command == "moves" => revokes = number(&mut args, "--revokes")?,
             "--exporter" if command == "import" => {
                 exporter = args.next().ok_or("--exporter needs a driver name")?
             }
@@ -179,6 +182,7 @@ fn parse_args() -> Res<Args> {
         rounds,
         exporter,
         moves,
+        revokes,
     })
 }
 
@@ -189,7 +193,7 @@ fn run() -> Res<()> {
         "bench" => bench::run(&args.device, args.iterations, args.rounds),
         "release-fault" => fault::run(&args.device),
         "import" => import::run(&args.device, &args.exporter),
-        "moves" => moves::run(&args.device, args.moves),
+        "moves" => moves::run(&args.device, args.moves, args.revokes),
         _ => badinput::run(&args.device),
     }
 }

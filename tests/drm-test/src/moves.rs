@@ -3,11 +3,14 @@
 //! `moves`: buffers of the test exporter (tests/dmabuf-mover, /dev/dmabuf_mover) imported
 //! into the GPU's card, then moved by the exporter while the other one is on screen, and
 //! flipped to: each move must reach the host as a detach, and the next frame must show the
-//! moved buffer's new pages. Prints `shown TAG RRGGBB` for every screendump (`WAIT TAG`), which
-//! the host checks (png_check.py shown).
+//! moved buffer's new pages. With `--revokes N`, then the buffer on screen is revoked (moved
+//! despite its pin) N times. Prints `shown TAG RRGGBB` for every screendump (`WAIT TAG`) that
+//! must show that colour, `off TAG RRGGBB` for one that must not, which the host checks
+//! (png_check.py shown, off).
 
 use crate::kms::{self, Card, Pipe};
 use crate::{wait_for_host, Context, Res};
+use drm::control::framebuffer;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -48,6 +51,9 @@ const fn iow(nr: u64, size: usize) -> u64 {
 const CREATE: u64 = iowr(1, std::mem::size_of::<Create>());
 const MOVE: u64 = iow(2, std::mem::size_of::<Move>());
 const STATS: u64 = iowr(3, std::mem::size_of::<Stats>());
+
+/// Move even while pinned (`DMABUF_MOVER_FORCE`): a revocation.
+const FORCE: u32 = 1;
 
 fn ioctl<T>(dev: &File, request: u64, arg: &mut T) -> io::Result<()> {
     // SAFETY: `arg` is the structure the request reads and writes.
@@ -93,7 +99,70 @@ fn color(i: u32) -> u32 {
     (r << 16) | (g << 8) | b | 0x0010_1010
 }
 
-pub fn run(device: &str, moves: u32) -> Res<()> {
+/// An imported buffer of the test exporter: its DMA-buf, framebuffer and current colour.
+struct Buf {
+    fd: OwnedFd,
+    fb: framebuffer::Handle,
+    fill: u32,
+}
+
+/// Moves the buffer off screen and flips to it, `moves` times; returns the one on screen.
+fn move_hidden(
+    card: &Card,
+    pipe: &Pipe,
+    mover: &File,
+    bufs: &mut [Buf; 2],
+    moves: u32,
+) -> Res<usize> {
+    let mut on_screen = 0;
+    for i in 1..=moves {
+        let off = 1 - on_screen;
+        let fill = color(i);
+        move_to(mover, &bufs[off].fd, fill, 0).ctx(format!("move {i}: DMABUF_MOVER_MOVE"))?;
+        bufs[off].fill = fill;
+        kms::flip(card, pipe, bufs[off].fb, Duration::from_secs(5))
+            .map_err(|e| format!("move {i}: {e}"))?;
+        on_screen = off;
+        println!("shown M{i} {fill:06x}");
+        wait_for_host(&format!("M{i}"))?;
+    }
+    Ok(on_screen)
+}
+
+/// Revokes the buffer on screen `revokes` times (a forced move, as by an exporter whose device
+/// goes away): the screendump right after it (`off R<i>`) must not show its old pages, nor
+/// crash the host; a flip to the same framebuffer shows the new pages (`S<i>`), then the other
+/// buffer is flipped to (`F<i>`), and is the next one revoked. Returns the one on screen.
+fn revoke_shown(
+    card: &Card,
+    pipe: &Pipe,
+    mover: &File,
+    bufs: &mut [Buf; 2],
+    mut on_screen: usize,
+    revokes: u32,
+) -> Res<usize> {
+    for i in 1..=revokes {
+        let old = bufs[on_screen].fill;
+        let fill = color(1000 + i);
+        move_to(mover, &bufs[on_screen].fd, fill, FORCE)
+            .ctx(format!("revocation {i}: DMABUF_MOVER_MOVE (forced)"))?;
+        bufs[on_screen].fill = fill;
+        println!("off R{i} {old:06x}");
+        wait_for_host(&format!("R{i}"))?;
+        kms::flip(card, pipe, bufs[on_screen].fb, Duration::from_secs(5))
+            .map_err(|e| format!("revocation {i}: flip to the same buffer: {e}"))?;
+        println!("shown S{i} {fill:06x}");
+        wait_for_host(&format!("S{i}"))?;
+        on_screen = 1 - on_screen;
+        kms::flip(card, pipe, bufs[on_screen].fb, Duration::from_secs(5))
+            .map_err(|e| format!("revocation {i}: flip to the other buffer: {e}"))?;
+        println!("shown F{i} {:06x}", bufs[on_screen].fill);
+        wait_for_host(&format!("F{i}"))?;
+    }
+    Ok(on_screen)
+}
+
+pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
     let card = Card::open(device)?;
     let pipe = Pipe::find(&card)?;
     let mover = OpenOptions::new()
@@ -106,39 +175,29 @@ pub fn run(device: &str, moves: u32) -> Res<()> {
     let size = u64::from(pitch) * u64::from(h);
     println!("driver {}: {}", card.driver_name()?, pipe.describe());
 
-    let fills = [0x00c0_2020, 0x0020_c020];
-    let mut bufs = Vec::new();
-    for fill in fills {
+    let import = |fill: u32| -> Res<Buf> {
         let fd = create(&mover, size, fill)?;
         let fb = kms::import_fb(&card, fd.as_fd(), pitch, (w, h))?.fb;
-        bufs.push((fd, fb));
-    }
+        Ok(Buf { fd, fb, fill })
+    };
+    let mut bufs = [import(0x00c0_2020)?, import(0x0020_c020)?];
 
-    kms::modeset_to(&card, &pipe, bufs[0].1, "modeset")?;
-    println!("shown A {:06x}", fills[0]);
+    kms::modeset_to(&card, &pipe, bufs[0].fb, "modeset")?;
+    println!("shown A {:06x}", bufs[0].fill);
     wait_for_host("A")?;
 
     // The buffer on screen is pinned: a well-behaved exporter cannot move it.
-    match move_to(&mover, &bufs[0].0, 0, 0) {
+    match move_to(&mover, &bufs[0].fd, 0, 0) {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => println!("pinned: move refused"),
         Err(e) => return Err(format!("moving the shown buffer: {}", crate::describe(&e)).into()),
         Ok(()) => return Err("the exporter moved the buffer on screen: it was not pinned".into()),
     }
 
-    let mut on_screen = 0;
-    for i in 1..=moves {
-        let off = 1 - on_screen;
-        let fill = color(i);
-        move_to(&mover, &bufs[off].0, fill, 0).ctx(format!("move {i}: DMABUF_MOVER_MOVE"))?;
-        kms::flip(&card, &pipe, bufs[off].1, Duration::from_secs(5))
-            .map_err(|e| format!("move {i}: {e}"))?;
-        on_screen = off;
-        println!("shown M{i} {fill:06x}");
-        wait_for_host(&format!("M{i}"))?;
-    }
+    let on_screen = move_hidden(&card, &pipe, &mover, &mut bufs, moves)?;
+    let on_screen = revoke_shown(&card, &pipe, &mover, &mut bufs, on_screen, revokes)?;
 
-    for (i, (fd, _)) in bufs.iter().enumerate() {
-        let s = stats(&mover, fd)?;
+    for (i, buf) in bufs.iter().enumerate() {
+        let s = stats(&mover, &buf.fd)?;
         println!(
             "buffer {i}: moves {}, pins {}, maps {}",
             s.moves, s.pins, s.maps
@@ -148,6 +207,6 @@ pub fn run(device: &str, moves: u32) -> Res<()> {
             return Err(format!("buffer {i}: {} pins held, expected {pins}", s.pins).into());
         }
     }
-    println!("moves: {moves}");
+    println!("moves: {moves}, revocations: {revokes}");
     Ok(())
 }

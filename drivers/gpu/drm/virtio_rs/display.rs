@@ -4,6 +4,7 @@
 //! a virtual connector.
 
 use crate::{
+    drm::BoundData,
     gem::{
         self,
         Object,
@@ -148,8 +149,10 @@ impl kms::DriverCrtc for Output {
         _old: &CrtcState<Self>,
         commit: &AtomicCommit<'_, VirtioGpuDrm>,
     ) {
-        with_queue(commit.device(), |queue, _| {
-            let _ = queue.send(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
+        with_bound(commit.device(), |bound, _| {
+            let mut shown = bound.shown.lock();
+            let _ = (bound.queue).send(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
+            shown.set(crtc.scanout, 0);
         });
     }
 
@@ -162,8 +165,10 @@ impl kms::DriverCrtc for Output {
     ) {
         let mode = state.mode();
         let size = Rect::new(0, 0, mode.hdisplay().into(), mode.vdisplay().into());
-        with_queue(dev, |queue, _| {
-            let _ = queue.send(&SetScanout::new(crtc.scanout, 0, size));
+        with_bound(dev, |bound, _| {
+            let mut shown = bound.shown.lock();
+            let _ = bound.queue.send(&SetScanout::new(crtc.scanout, 0, size));
+            shown.set(crtc.scanout, 0);
         });
     }
 
@@ -179,14 +184,14 @@ impl kms::DriverCrtc for Output {
     }
 }
 
-/// Runs `f` with the control queue while the device is bound; afterwards there is no host to
-/// tell anything.
-fn with_queue(
+/// Runs `f` with the data of the bound device (its control queue) while the device is bound;
+/// afterwards there is no host to tell anything.
+fn with_bound(
     dev: &VirtioDrmDevice<drm::Ioctl>,
-    f: impl FnOnce(&Queue, &VirtioDrmDevice<drm::Registered>),
+    f: impl FnOnce(&BoundData, &VirtioDrmDevice<drm::Registered>),
 ) {
     if let Some(guard) = dev.registration_guard() {
-        guard.registration_data_with(|bound| f(&bound.queue, &guard));
+        guard.registration_data_with(|bound| f(bound, &guard));
     }
 }
 
@@ -222,11 +227,12 @@ impl kms::DriverPlane for OutputPlane {
         new.check_plane_state(crtc_state, kms::Scaling::None, is_cursor, true)
     }
 
-    /// Pins an imported buffer (attaching it again if the exporter moved it); the driver's
-    /// own buffers need nothing.
+    /// Pins an imported buffer (attaching it again if the exporter moved it), and prepares
+    /// what takes it off its scanout should the exporter revoke it; the driver's own buffers
+    /// need nothing.
     fn prepare_fb(
         _plane: &Plane<Self>,
-        _new: &PlaneState<Self>,
+        new: &PlaneState<Self>,
         fb: &Framebuffer<VirtioGpuDrm>,
         dev: &VirtioDrmDevice<drm::Ioctl>,
     ) -> Result<Self::FbPrepared> {
@@ -237,6 +243,11 @@ impl kms::DriverPlane for OutputPlane {
             return Ok(None);
         }
         let guard = dev.registration_guard().ok_or(ENODEV)?;
+        if let Some(crtc) = new.crtc() {
+            guard.registration_data_with(|bound| {
+                bound.shown.prepare_off(&bound.queue, crtc.scanout)
+            })?;
+        }
         gem::pin_for_scanout(obj, &guard)
     }
 
@@ -249,9 +260,9 @@ impl kms::DriverPlane for OutputPlane {
         let Some(output) = old.crtc().or(new.crtc()) else {
             return;
         };
-        with_queue(commit.device(), |queue, dev| match plane.plane_type() {
-            PlaneType::Cursor => update_cursor(queue, dev, output, new, old),
-            _ => update_primary(queue, dev, output, new, old, commit),
+        with_bound(commit.device(), |bound, dev| match plane.plane_type() {
+            PlaneType::Cursor => update_cursor(&bound.queue, dev, output, new, old),
+            _ => update_primary(bound, dev, output, new, old, commit),
         });
     }
 }
@@ -292,20 +303,23 @@ fn src_pixels(state: &PlaneState<OutputPlane>) -> Rect {
 }
 
 fn update_primary(
-    queue: &Queue,
+    bound: &BoundData,
     dev: &VirtioDrmDevice<drm::Registered>,
     output: &Crtc<Output>,
     new: &PlaneState<OutputPlane>,
     old: &PlaneState<OutputPlane>,
     commit: &AtomicCommit<'_, VirtioGpuDrm>,
 ) {
+    let queue = &bound.queue;
     // Consume the modeset flag first, whatever this update does: a later update must not see
     // a stale one.
     let modeset = output.needs_modeset.xchg(false, Relaxed);
     // A plane with a CRTC always brings that CRTC into the commit.
     let active = commit.new_crtc_state(output).is_some_and(|s| s.active());
     let (Some(fb), true) = (new.fb(), active) else {
+        let mut shown = bound.shown.lock();
         let _ = queue.send(&SetScanout::new(output.scanout, 0, src_pixels(new)));
+        shown.set(output.scanout, 0);
         return;
     };
     let Some(damage) = new.damage_merged(old) else {
@@ -326,6 +340,25 @@ fn update_primary(
         let _ = queue.queue(&TransferToHost2d::new(id, r, offset));
     }
 
+    // Scanout changes and flushes are queued under the lock of what the scanouts show, so
+    // that an exporter's invalidation either comes first (then the buffer is not shown) or
+    // takes it off the scanout after them.
+    let mut shown = bound.shown.lock();
+    if !obj.attached()
+        || (obj.import().is_some() && shown.ensure_off(queue, output.scanout).is_err())
+    {
+        // Moved by its exporter since prepare_fb attached it (or no command could be prepared
+        // to take it off again): nothing to show until a commit attaches it again.
+        dev_dbg!(
+            queue.device(),
+            "scanout {}: imported resource {} is not attached, showing nothing\n",
+            output.scanout,
+            id
+        );
+        let _ = queue.send(&SetScanout::new(output.scanout, 0, Rect::new(0, 0, 0, 0)));
+        shown.set(output.scanout, 0);
+        return;
+    }
     // A buffer attached again after a move must be named again: the host's scanout still
     // points at the old mapping.
     let reattached = obj.take_reattached();
@@ -347,11 +380,14 @@ fn update_primary(
         } else {
             let _ = queue.queue(&SetScanout::new(output.scanout, id, src));
         }
+        shown.set(output.scanout, id);
     }
-    // As the C driver: a blob's flush is fenced and waited for, briefly, so the host has read
-    // the buffer before the commit completes.
+    // As the C driver: a blob's flush is fenced and waited for, briefly (outside the lock),
+    // so the host has read the buffer before the commit completes.
     if obj.blob() {
-        if let Ok(fence) = queue.send_fenced(&ResourceFlush::new(id, r)) {
+        let fence = queue.send_fenced(&ResourceFlush::new(id, r));
+        drop(shown);
+        if let Ok(fence) = fence {
             let _ = queue.wait_fence(fence, FLUSH_WAIT);
         }
     } else {

@@ -23,6 +23,7 @@ use crate::{
         features,
         DisplayOne, //
     },
+    shown::ShownResources,
 };
 use kernel::{
     device::{
@@ -157,6 +158,7 @@ impl VirtioGpu {
         )?;
         display::init(&drm, has_edid)?;
         let resources = Arc::pin_init(Resources::new(), GFP_KERNEL)?;
+        let shown = Arc::pin_init(ShownResources::new(count)?, GFP_KERNEL)?;
         debugfs::add_files(&drm);
         let bound_queue = queue.clone();
         let drm_ref: ARef<VirtioDrmDevice> = (&*drm).into();
@@ -171,6 +173,7 @@ impl VirtioGpu {
                 queue: bound_queue,
                 resources,
                 ids <- ResourceIds::new(),
+                shown,
             }),
             0,
         )?;

@@ -16,6 +16,7 @@ use crate::{
         VirtioDrmDevice,
         VirtioGpuDrm, //
     },
+    shown::ShownResources,
 };
 use kernel::{
     device::DeviceContext,
@@ -44,6 +45,7 @@ pub(crate) struct BoundData {
     pub(crate) resources: Arc<Resources>,
     #[pin]
     pub(crate) ids: ResourceIds,
+    pub(crate) shown: Arc<ShownResources>,
 }
 
 pub(crate) struct File;
@@ -97,6 +99,7 @@ impl drm::Driver for VirtioGpuDrm {
                     queue: &bound.queue,
                     resources: &bound.resources,
                     ids: &bound.ids,
+                    shown: &bound.shown,
                 },
                 args.width(),
                 args.height(),
@@ -120,6 +123,7 @@ impl drm::Driver for VirtioGpuDrm {
                     queue: &bound.queue,
                     resources: &bound.resources,
                     ids: &bound.ids,
+                    shown: &bound.shown,
                 },
                 dmabuf,
             )

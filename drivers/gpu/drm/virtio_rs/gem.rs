@@ -21,6 +21,7 @@ use crate::{
         Hold,
         PreparedCall, //
     },
+    shown::ShownResources,
 };
 use kernel::{
     device::Bound,
@@ -70,17 +71,21 @@ pub(crate) type Object = shmem::Object<VirtioObject>;
 /// The command queue of a device: its requests keep released objects until the host let go.
 pub(crate) type Queue = CommandQueue<Released<VirtioObject>>;
 
+/// A command of [`Queue`] prepared ahead, see [`CommandQueue::prepare_call`].
+pub(crate) type Call = PreparedCall<Released<VirtioObject>>;
+
 impl Hold for Released<VirtioObject> {
     fn resource_id(&self) -> u32 {
         self.resource_id
     }
 }
 
-/// Where a dumb buffer's host resource is made and accounted for.
+/// Where a buffer's host resource is made and accounted for.
 pub(crate) struct DumbTarget<'a> {
     pub(crate) queue: &'a Arc<Queue>,
     pub(crate) resources: &'a Arc<Resources>,
     pub(crate) ids: &'a ResourceIds,
+    pub(crate) shown: &'a Arc<ShownResources>,
 }
 
 /// Hands out host resource ids; 0 means "no resource" on the wire.
@@ -170,13 +175,21 @@ pub(crate) struct VirtioObject {
     dumb: bool,
     /// The resource is a blob: shown with SET_SCANOUT_BLOB.
     blob: bool,
+    /// The buffer was imported from a DMA-buf: its pages are the exporter's.
+    imported: bool,
+    /// The host has the buffer's pages: always for the driver's own buffers; for an imported
+    /// one from its RESOURCE_CREATE_BLOB (or a later ATTACH_BACKING) until the exporter's
+    /// invalidation, which clears it under the lock of [`ShownResources`] before it takes the
+    /// buffer off the scanouts, so that no update shows it meanwhile.
+    attached: Atomic<bool>,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
+    shown: Arc<ShownResources>,
     /// For an imported buffer, while it is mapped: the fenced DETACH_BACKING for the exporter's
     /// next invalidation, prepared so that the invalidation allocates nothing. Taken under the
     /// buffer's reservation lock.
     #[pin]
-    detach: Mutex<Option<PreparedCall<Released<VirtioObject>>>>,
+    detach: Mutex<Option<Call>>,
     /// An imported buffer was attached again after an invalidation: the host does not update
     /// the scanouts that show it, so the next update names it again (SET_SCANOUT_BLOB).
     reattached: Atomic<bool>,
@@ -187,8 +200,24 @@ pub(crate) struct ObjectArgs {
     resource_id: u32,
     dumb: bool,
     blob: bool,
+    imported: bool,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
+    shown: Arc<ShownResources>,
+}
+
+impl ObjectArgs {
+    fn new(resource_id: u32, dumb: bool, blob: bool, target: &DumbTarget<'_>) -> Self {
+        Self {
+            resource_id,
+            dumb,
+            blob,
+            imported: !dumb,
+            queue: target.queue.clone(),
+            resources: target.resources.clone(),
+            shown: target.shown.clone(),
+        }
+    }
 }
 
 impl gem::DriverObject for VirtioObject {
@@ -198,12 +227,26 @@ impl gem::DriverObject for VirtioObject {
     /// The host must be done with the pages before they are freed: as the C driver, the memory
     /// goes with the answer to RESOURCE_UNREF (or when the device is gone), and the last
     /// reference's holder does not wait for it.
+    ///
+    /// An imported buffer's pages are the exporter's: the host lets go of them when the object
+    /// is freed, here ([`Self::release_import`]), before RESOURCE_UNREF. It is never kept by
+    /// a command: freeing it takes the buffer's reservation lock, under which the exporter may
+    /// wait for the dequeue work that would free it.
     fn release(object: Released<Self>) {
         if !object.created.load(Acquire) {
             return;
         }
         object.resources.remove(object.resource_id);
         let (queue, id) = (object.queue.clone(), object.resource_id);
+        if object.imported {
+            drop(object);
+            if let Err(e) = queue.send(&ResourceUnref::new(id)) {
+                if e != ENODEV {
+                    queue.log_error("RESOURCE_UNREF", id, e);
+                }
+            }
+            return;
+        }
         if let Err(e) = queue.send_releasing(&ResourceUnref::new(id), object) {
             if e != ENODEV {
                 queue.log_error("RESOURCE_UNREF", id, e);
@@ -217,37 +260,80 @@ impl gem::DriverObject for VirtioObject {
             created: Atomic::new(false),
             dumb: args.dumb,
             blob: args.blob,
+            imported: args.imported,
+            attached: Atomic::new(!args.imported),
             queue: args.queue,
             resources: args.resources,
+            shown: args.shown,
             detach <- new_mutex!(None),
             reattached: Atomic::new(false),
         })
     }
 
-    /// The exporter moves the buffer: the host lets go of the pages first (a fenced
-    /// DETACH_BACKING, prepared beforehand, waited for at most the queue's response timeout),
-    /// then the mapping goes. The next scanout of the buffer maps and attaches it again.
+    /// The exporter moves (or revokes) the buffer: the host lets go of the pages first (see
+    /// [`VirtioObject::detach_from_host`], with the commands prepared beforehand), then the
+    /// mapping goes. The next commit that shows the buffer maps and attaches it again.
     fn invalidate_mappings(obj: &Self, import: &ImportedBuffer<Self>, locked: &Locked<'_>) {
-        if import.is_mapped(locked) == Ok(true) && obj.created.load(Acquire) {
-            let id = obj.resource_id;
-            match obj.detach.lock().take() {
-                Some(call) => {
-                    if let Err(e) = obj.queue.call_prepared::<ResourceDetachBacking>(call) {
-                        obj.queue.log_error("RESOURCE_DETACH_BACKING", id, e);
-                    }
-                }
-                None => obj
-                    .queue
-                    .log_error("RESOURCE_DETACH_BACKING (not prepared)", id, ENOMEM),
-            }
-        }
+        obj.detach_from_host(import, locked, false);
         let _ = import.unmap(locked);
+    }
+
+    /// The buffer is freed: the host lets go of the pages before they are unmapped.
+    fn release_import(obj: &Self, import: &ImportedBuffer<Self>, locked: &Locked<'_>) {
+        obj.detach_from_host(import, locked, true);
     }
 }
 
 impl VirtioObject {
     pub(crate) fn resource_id(&self) -> u32 {
         self.resource_id
+    }
+
+    /// Whether the host has the buffer's pages, so that a scanout may show it.
+    pub(crate) fn attached(&self) -> bool {
+        self.attached.load(Acquire)
+    }
+
+    /// Makes the host let go of the pages of the imported buffer `import` (mapped, with the
+    /// buffer's reservation lock held): takes it off every scanout that shows it, then sends
+    /// the fenced DETACH_BACKING and waits for it (at most the queue's response timeout).
+    /// Allocates nothing unless `may_allocate`: the commands were prepared when the buffer was
+    /// attached and shown.
+    fn detach_from_host(
+        &self,
+        import: &ImportedBuffer<Self>,
+        locked: &Locked<'_>,
+        may_allocate: bool,
+    ) {
+        if import.is_mapped(locked) != Ok(true) || !self.attached() {
+            return;
+        }
+        let id = self.resource_id;
+        {
+            let mut shown = self.shown.lock();
+            // No update shows the buffer from now on (it checks under the same lock).
+            self.attached.store(false, Release);
+            let missed = shown.take_off(&self.queue, id);
+            if missed > 0 {
+                dev_err!(
+                    self.queue.device(),
+                    "resource {}: {} scanouts still show it while the host lets go of it\n",
+                    id,
+                    missed
+                );
+            }
+        }
+        let call = match self.detach.lock().take() {
+            Some(call) => Ok(call),
+            None if may_allocate => self
+                .queue
+                .prepare_call(&ResourceDetachBacking::new(id), true),
+            None => Err(ENOMEM),
+        };
+        match call.and_then(|call| self.queue.call_prepared::<ResourceDetachBacking>(call)) {
+            Ok(()) | Err(ENODEV) => (),
+            Err(e) => self.queue.log_error("RESOURCE_DETACH_BACKING", id, e),
+        }
     }
 
     /// Whether the buffer was attached again since this was last asked (see
@@ -318,13 +404,7 @@ pub(crate) fn create_dumb(
         drm,
         len,
         shmem::ObjectConfig::default(),
-        ObjectArgs {
-            resource_id,
-            dumb: true,
-            blob,
-            queue: bound.queue.clone(),
-            resources: bound.resources.clone(),
-        },
+        ObjectArgs::new(resource_id, true, blob, &bound),
     )?;
 
     // Mapped for the PCI function (the DRM parent), kept as a resource of the virtio device.
@@ -427,9 +507,7 @@ fn create_import_blob(
         let entries =
             import.with_segments(&guard, |segments| merged_entries(segments.iter()))??;
         let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
-        // From the command on the host may hold the resource: it is released in any case, with
-        // room to park the object should that release fail.
-        queue.reserve_release()?;
+        // From the command on the host may hold the resource: it is released in any case.
         obj.created.store(true, Release);
         // Answered before the handle exists: a host that refuses (e.g. too many entries for its
         // udmabuf list) fails the import with its error.
@@ -447,6 +525,7 @@ fn create_import_blob(
                 )
             })?;
         *obj.detach.lock() = Some(detach);
+        obj.attached.store(true, Release);
         Ok(())
     })();
     let _ = import.unpin(&guard);
@@ -478,13 +557,7 @@ pub(crate) fn import(
         drm,
         dmabuf,
         parent.as_ref(),
-        ObjectArgs {
-            resource_id,
-            dumb: false,
-            blob: true,
-            queue: bound.queue.clone(),
-            resources: bound.resources.clone(),
-        },
+        ObjectArgs::new(resource_id, false, true, &bound),
     )
     .inspect_err(|e| dev_dbg!(drm.bound_device(), "import: cannot attach: {:?}\n", e))?;
     let size = u64::try_from(dmabuf.size()).map_err(|_| EINVAL)?;
@@ -535,6 +608,7 @@ fn attach_again(
         &ResourceAttachBacking::new(obj.resource_id, count),
         &entries,
     )?;
+    obj.attached.store(true, Release);
     obj.reattached.store(true, Release);
     Ok(())
 }

@@ -553,6 +553,18 @@ impl<H: Hold> CommandQueue<H> {
         Ok(())
     }
 
+    /// Adds a prepared command to the control queue without notifying the device nor waiting
+    /// for its answer, allocating nothing: it runs when a later command notifies the device
+    /// (see [`Self::queue_with`]). Error answers are logged.
+    pub(crate) fn queue_prepared(&self, call: PreparedCall<H>) -> Result {
+        let PreparedCall { mut request, .. } = call;
+        request.notify = false;
+        // Nobody waits: the dequeue work logs an error answer.
+        request.reply = None;
+        self.submit(CONTROL, request, Deadline::after(RESPONSE_TIMEOUT))
+            .map(|_| ())
+    }
+
     /// Sends `command` without waiting for the device's answer; error answers are logged.
     ///
     /// Commands are executed in the order they were sent, so a later [`Self::call`] returns
@@ -710,6 +722,11 @@ impl<H: Hold> CommandQueue<H> {
         self.events.control.wait(Deadline::after(timeout), || {
             self.events.fences.lock().is_signalled(id)
         })
+    }
+
+    /// The virtio device of the queues, for log lines.
+    pub(crate) fn device(&self) -> &device::Device {
+        &self.dev
     }
 
     /// Logs that the device failed `what` for resource `id`.

@@ -10,6 +10,7 @@ mod gem;
 mod gpu;
 mod protocol;
 mod queue;
+mod shown;
 mod timings;
 
 kernel::module_virtio_driver! {

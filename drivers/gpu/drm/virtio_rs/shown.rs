@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What each scanout of the host shows.
+//!
+//! Before the host lets go of an imported buffer's pages (its exporter moves or revokes it), the
+//! buffer is taken off every scanout that shows it: a host whose scanout shows a detached blob
+//! reads memory it no longer maps (QEMU crashes at its next refresh). The commands that take it
+//! off are prepared beforehand, since the exporter's invalidation must not allocate.
+
+use crate::{
+    gem::{
+        Call,
+        Queue, //
+    },
+    protocol::{
+        Rect,
+        SetScanout, //
+    },
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        Mutex,
+        MutexGuard, //
+    },
+};
+
+/// What one scanout shows.
+#[derive(Default)]
+struct Shown {
+    /// The resource on the scanout, 0 for none.
+    resource: u32,
+    /// SET_SCANOUT of this scanout to no resource, ready for the invalidation of an imported
+    /// buffer on it.
+    off: Option<Call>,
+}
+
+/// The resources the scanouts of a device show, and the commands that take them off.
+#[pin_data]
+pub(crate) struct ShownResources {
+    #[pin]
+    scanouts: Mutex<KVec<Shown>>,
+}
+
+impl ShownResources {
+    /// The state of `count` scanouts that show nothing.
+    pub(crate) fn new(count: usize) -> Result<impl PinInit<Self>> {
+        let mut scanouts = KVec::with_capacity(count, GFP_KERNEL)?;
+        for _ in 0..count {
+            scanouts.push(Shown::default(), GFP_KERNEL)?;
+        }
+        Ok(pin_init!(Self {
+            scanouts <- new_mutex!(scanouts),
+        }))
+    }
+
+    /// Locks the state: commands that change what a scanout shows are queued under it, so
+    /// that they reach the device in the order the state changes.
+    pub(crate) fn lock(&self) -> ShownGuard<'_> {
+        ShownGuard(self.scanouts.lock())
+    }
+
+    /// Makes sure that an imported buffer put on `scanout` can be taken off it again without
+    /// allocating.
+    pub(crate) fn prepare_off(&self, queue: &Queue, scanout: u32) -> Result {
+        if self.lock().has_off(scanout) {
+            return Ok(());
+        }
+        let call = off_call(queue, scanout)?;
+        self.lock().put_off(scanout, call);
+        Ok(())
+    }
+}
+
+/// The command that makes `scanout` show nothing.
+fn off_call(queue: &Queue, scanout: u32) -> Result<Call> {
+    queue.prepare_call(&SetScanout::new(scanout, 0, Rect::new(0, 0, 0, 0)), false)
+}
+
+/// The locked state of the scanouts, see [`ShownResources::lock`].
+pub(crate) struct ShownGuard<'a>(MutexGuard<'a, KVec<Shown>>);
+
+impl ShownGuard<'_> {
+    /// Records that `scanout` shows `resource` (0: nothing).
+    pub(crate) fn set(&mut self, scanout: u32, resource: u32) {
+        if let Some(shown) = self.0.get_mut(scanout as usize) {
+            shown.resource = resource;
+        }
+    }
+
+    fn has_off(&self, scanout: u32) -> bool {
+        self.0
+            .get(scanout as usize)
+            .is_some_and(|shown| shown.off.is_some())
+    }
+
+    fn put_off(&mut self, scanout: u32, call: Call) {
+        if let Some(shown) = self.0.get_mut(scanout as usize) {
+            shown.off.get_or_insert(call);
+        }
+    }
+
+    /// Makes sure that `scanout` can be taken off an imported buffer without allocating,
+    /// allocating under the lock if it cannot yet (`ENOMEM` then: the buffer must not be
+    /// shown).
+    pub(crate) fn ensure_off(&mut self, queue: &Queue, scanout: u32) -> Result {
+        if self.has_off(scanout) {
+            return Ok(());
+        }
+        let call = off_call(queue, scanout)?;
+        self.put_off(scanout, call);
+        Ok(())
+    }
+
+    /// Takes resource `id` off every scanout that shows it: queues their prepared commands,
+    /// without notifying the device (the caller's next command does, and runs after them).
+    /// Allocates nothing. Returns the number of scanouts that could not be taken off it.
+    pub(crate) fn take_off(&mut self, queue: &Queue, id: u32) -> usize {
+        let mut missed = 0;
+        for shown in self.0.iter_mut().filter(|s| s.resource == id && id != 0) {
+            match shown.off.take().map(|call| queue.queue_prepared(call)) {
+                Some(Ok(())) => shown.resource = 0,
+                _ => missed += 1,
+            }
+        }
+        missed
+    }
+}

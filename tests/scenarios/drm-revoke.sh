@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# drm-revoke: two buffers of the test exporter (tests/dmabuf-mover)
+# imported into the virtio GPU's card; the one on screen is revoked (a
+# forced move despite its pin, as by an exporter whose device goes away),
+# harness.revokes=N times (default 50). After each revocation the host
+# takes a screendump at once (shot R<i>: it must neither crash nor show the
+# old pages), then drm-test flips to the same framebuffer (S<i>: the new
+# pages) and to the other buffer (F<i>), the next one revoked. The host
+# checks the shots (png_check.py shown, off) and that no detach came while
+# a scanout showed the buffer (png_check.py detach-trace).
+
+revokes=$(param revokes 50)
+must modprobe -d "$MODROOT" dmabuf_mover
+card=$(drm_test_card) || exit 1
+tags=A
+i=1
+while [ "$i" -le "$revokes" ]; do
+	tags="$tags R$i S$i F$i"
+	i=$((i + 1))
+done
+drm_test_run "$tags" -- moves --device "$card" --moves 0 --revokes "$revokes"
+pass "drm-test revocations: $(grep '^moves:' "$RESULTS/drm-test.txt")"
