@@ -175,6 +175,13 @@ pub struct FenceSlot<I: FenceIssuer> {
     _issuer: PhantomData<fn() -> I>,
 }
 
+// SAFETY: An unarmed slot is uninitialised memory that nothing else points to; it may be moved
+// to, and dropped on, any thread.
+unsafe impl<I: FenceIssuer> Send for FenceSlot<I> {}
+
+// SAFETY: A shared slot gives no access to its memory.
+unsafe impl<I: FenceIssuer> Sync for FenceSlot<I> {}
+
 /// The fences of a timeline not signalled yet, oldest first.
 ///
 /// # Invariants

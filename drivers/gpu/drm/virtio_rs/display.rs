@@ -24,6 +24,7 @@ use crate::{
         TransferToHost2d,
         UpdateCursor, //
     },
+    queue::FenceMemory,
     timings::{
         self,
         Timings, //
@@ -54,14 +55,14 @@ use kernel::{
             PlaneType, //
         },
     },
-    new_spinlock,
+    new_mutex, new_spinlock,
     prelude::*,
     sync::{
         atomic::{
             Atomic,
             Relaxed, //
         },
-        SpinLock,
+        Mutex, SpinLock,
     },
     time::Delta,
 };
@@ -199,12 +200,28 @@ fn with_bound(
 #[pin_data]
 pub(crate) struct OutputPlane {}
 
+/// What [`OutputPlane::prepare_fb`] prepares for a plane state that shows a blob.
+#[pin_data]
+pub(crate) struct PreparedFb {
+    /// An imported buffer is pinned while a plane state shows it.
+    pin: Option<gem::ScanoutPin>,
+    /// The memory of the fence of the update's RESOURCE_FLUSH, allocated before the commit
+    /// can no longer fail.
+    #[pin]
+    flush_fence: Mutex<Option<FenceMemory>>,
+}
+
+impl PreparedFb {
+    fn take_flush_fence(&self) -> Option<FenceMemory> {
+        self.flush_fence.lock().take()
+    }
+}
+
 #[vtable]
 impl kms::DriverPlane for OutputPlane {
     type Driver = VirtioGpuDrm;
     type State = ();
-    /// Imported buffers are pinned while a plane state shows them.
-    type FbPrepared = Option<gem::ScanoutPin>;
+    type FbPrepared = Option<Pin<KBox<PreparedFb>>>;
 
     fn atomic_check(
         plane: &Plane<Self>,
@@ -227,11 +244,11 @@ impl kms::DriverPlane for OutputPlane {
         new.check_plane_state(crtc_state, kms::Scaling::None, is_cursor, true)
     }
 
-    /// Pins an imported buffer (attaching it again if the exporter moved it), and prepares
-    /// what takes it off its scanout should the exporter revoke it; the driver's own buffers
-    /// need nothing.
+    /// For a blob, allocates the fence of its flush. Pins an imported buffer (attaching it
+    /// again if the exporter moved it), and prepares what takes it off its scanout should the
+    /// exporter revoke it.
     fn prepare_fb(
-        _plane: &Plane<Self>,
+        plane: &Plane<Self>,
         new: &PlaneState<Self>,
         fb: &Framebuffer<VirtioGpuDrm>,
         dev: &VirtioDrmDevice<drm::Ioctl>,
@@ -239,16 +256,27 @@ impl kms::DriverPlane for OutputPlane {
         let Ok(obj) = fb.gem_object(0) else {
             return Ok(None);
         };
-        if obj.import().is_none() {
+        // Cursor images are not flushed.
+        let flushed = plane.plane_type() != PlaneType::Cursor;
+        if !obj.blob() || (!flushed && obj.import().is_none()) {
             return Ok(None);
         }
         let guard = dev.registration_guard().ok_or(ENODEV)?;
-        if let Some(crtc) = new.crtc() {
-            guard.registration_data_with(|bound| {
-                bound.shown.prepare_off(&bound.queue, crtc.scanout)
-            })?;
-        }
-        gem::pin_for_scanout(obj, &guard)
+        let flush_fence = guard.registration_data_with(|bound| -> Result<_> {
+            if let (Some(crtc), Some(_)) = (new.crtc(), obj.import()) {
+                bound.shown.prepare_off(&bound.queue, crtc.scanout)?;
+            }
+            flushed.then(|| bound.queue.alloc_fence()).transpose()
+        })?;
+        let pin = gem::pin_for_scanout(obj, &guard)?;
+        let prepared = KBox::pin_init(
+            pin_init!(PreparedFb {
+                pin,
+                flush_fence <- new_mutex!(flush_fence),
+            }),
+            GFP_KERNEL,
+        )?;
+        Ok(Some(prepared))
     }
 
     fn atomic_update(
@@ -385,10 +413,15 @@ fn update_primary(
     // As the C driver: a blob's flush is fenced and waited for, briefly (outside the lock),
     // so the host has read the buffer before the commit completes.
     if obj.blob() {
-        let fence = queue.send_fenced(&ResourceFlush::new(id, r));
+        let flush = ResourceFlush::new(id, r);
+        let fence = match new.prepared().and_then(|p| p.as_ref()?.take_flush_fence()) {
+            Some(memory) => queue.send_with_fence(&flush, memory),
+            // A second update of the same state (not done by the atomic helpers).
+            None => queue.send_fenced(&flush),
+        };
         drop(shown);
         if let Ok(fence) = fence {
-            let _ = queue.wait_fence(fence, FLUSH_WAIT);
+            let _ = Queue::wait_fence(&fence, FLUSH_WAIT);
         }
     } else {
         let _ = queue.send(&ResourceFlush::new(id, r));
@@ -449,7 +482,7 @@ fn update_cursor(
                 if let Some(Ok(fence)) = image.map(|(r, offset)| {
                     queue.send_fenced(&TransferToHost2d::new(obj.resource_id(), r, offset))
                 }) {
-                    let _ = queue.wait_fence(fence, CURSOR_WAIT);
+                    let _ = Queue::wait_fence(&fence, CURSOR_WAIT);
                 }
             }
             (obj.resource_id(), new.hotspot())

@@ -14,7 +14,14 @@ use crate::protocol::{
     UpdateCursor, //
 };
 use kernel::{
-    device, new_condvar, new_mutex, new_spinlock,
+    device,
+    dma_fence::{
+        Fence,
+        FenceIssuer,
+        FenceSlot,
+        FenceTimeline, //
+    },
+    new_condvar, new_mutex, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
@@ -108,8 +115,9 @@ pub(crate) struct Request<H: Hold> {
     payload: KVec<u8>,
     response: KVec<u8>,
     reply: Option<Arc<Reply>>,
-    /// Ask the device to signal a fence once the command completed.
-    fenced: bool,
+    /// The fence the device signals once the command completed, if it asks for one: armed
+    /// when the command enters the ring.
+    fence: Option<FenceSlot<ControlFences>>,
     /// An object whose memory the device may use until it answered this command.
     hold: Option<H>,
     /// Notify the device once the command is queued (else a later command does).
@@ -135,7 +143,16 @@ impl<H: Hold> Request<H> {
         let len = usize::try_from(len).map_or(self.response.len(), |l| l.min(self.response.len()));
         if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(&self.response[..len]) {
             if let Some(id) = hdr.fence() {
-                dequeue.events.fences.lock().signal(id);
+                // Ids the driver never armed (a misbehaving host) are ignored.
+                if dequeue.events.fences.lock().signal(id) {
+                    let result = match hdr.type_() {
+                        t if t >= protocol::ctrl_type::RESP_ERR_UNSPEC => {
+                            Err(protocol::response_error(t))
+                        }
+                        _ => Ok(()),
+                    };
+                    dequeue.events.timeline.signal_through(id, result);
+                }
             }
         }
         match self.reply {
@@ -153,8 +170,20 @@ pub(crate) struct PreparedCall<H: Hold> {
     reply: Arc<Reply>,
 }
 
-/// The fences of the control queue (`VIRTIO_GPU_FLAG_FENCE`): ids are handed out in ring order,
-/// and the device signals them in that order, so one number tells which are done.
+/// The issuer of the control queue's DMA fences (`VIRTIO_GPU_FLAG_FENCE`).
+pub(crate) struct ControlFences;
+
+impl FenceIssuer for ControlFences {
+    const DRIVER_NAME: &'static CStr = c"virtio_rs";
+    const TIMELINE_NAME: &'static CStr = c"virtio_rs-control";
+}
+
+/// A fence of the control queue, allocated before its command is sent.
+pub(crate) type FenceMemory = FenceSlot<ControlFences>;
+
+/// The fence ids of the control queue: a fence's id on the wire is its sequence number, handed
+/// out in ring order, and the device signals them in that order, so one number tells which
+/// are done.
 #[derive(Default)]
 struct FenceIds {
     emitted: u64,
@@ -162,30 +191,19 @@ struct FenceIds {
 }
 
 impl FenceIds {
-    fn emit(&mut self) -> u64 {
-        self.emitted += 1;
-        self.emitted
+    /// Fence `id` was armed, the latest so far.
+    fn armed(&mut self, id: u64) {
+        self.emitted = self.emitted.max(id);
     }
 
-    /// Takes back `id`, the last id emitted, for a command that was not queued. The caller holds
-    /// `Events::fence_order` from `emit` to here, which keeps other ids from being emitted in
-    /// between.
-    fn unemit(&mut self, id: u64) {
-        if id == self.emitted {
-            self.emitted -= 1;
-        }
-    }
-
-    /// The device completed fence `id`, and hence all earlier ones. Ids it never got (a
-    /// misbehaving host) are ignored.
-    fn signal(&mut self, id: u64) {
+    /// The device completed fence `id`, and hence all earlier ones: whether that is news. Ids
+    /// never armed (a misbehaving host) are ignored.
+    fn signal(&mut self, id: u64) -> bool {
         if id <= self.emitted && id > self.signalled {
             self.signalled = id;
+            return true;
         }
-    }
-
-    fn is_signalled(&self, id: u64) -> bool {
-        id <= self.signalled
+        false
     }
 }
 
@@ -267,8 +285,10 @@ struct Events<H> {
     cursor: QueueEvents,
     #[pin]
     fences: SpinLock<FenceIds>,
-    /// Held from handing out a fence id until its command is in the ring, so that fenced
-    /// commands enter the ring in the order of their ids.
+    #[pin]
+    timeline: FenceTimeline<ControlFences>,
+    /// Held from arming a fence until its command is in the ring, so that fenced commands
+    /// enter the ring in the order of their sequence numbers.
     #[pin]
     fence_order: Mutex<()>,
     #[pin]
@@ -349,10 +369,15 @@ impl<H: Hold> virtio::QueueHandler<Request<H>> for Dequeue<H> {
         // Waiters first: freeing parked objects may wait for locks their holders keep.
         self.events.queue(queue.index()).notify(true);
         if queue.index() == CONTROL {
+            // The device was reset: what it did not complete, it never will.
+            self.events.timeline.cancel_all(ENODEV);
             self.events.unpark_all();
         }
     }
 }
+
+/// A request that was not queued, with the reason.
+type NotQueued<H> = (Error, KBox<Request<H>>);
 
 /// The driver's side of the control queue.
 pub(crate) struct CommandQueue<H: Hold> {
@@ -369,6 +394,7 @@ impl<H: Hold> CommandQueue<H> {
                 control <- QueueEvents::new(),
                 cursor <- QueueEvents::new(),
                 fences <- new_spinlock!(FenceIds::default()),
+                timeline <- FenceTimeline::new(),
                 fence_order <- new_mutex!(()),
                 parking <- new_mutex!(Parking::default()),
             }),
@@ -393,40 +419,57 @@ impl<H: Hold> CommandQueue<H> {
     }
 
     /// Adds `request` to queue `index`, waiting until `deadline` while the ring is full.
-    /// Returns the id of its fence if it asked for one (else 0).
-    fn submit(&self, index: usize, request: KBox<Request<H>>, deadline: Deadline) -> Result<u64> {
+    /// Returns its fence if it asked for one.
+    fn submit(
+        &self,
+        index: usize,
+        request: KBox<Request<H>>,
+        deadline: Deadline,
+    ) -> Result<Option<ARef<Fence>>> {
         self.try_submit(index, request, deadline)
             .map_err(|(e, _)| e)
     }
 
     /// Like [`Self::submit`]; a request that was not queued comes back with the error.
+    ///
+    /// A fenced request's fence is armed first: should the request not be queued, the fence
+    /// stays pending, and is signalled with the next fence the device completes, or cancelled
+    /// when the queue is revoked. Nobody but the caller could have waited for it.
     fn try_submit(
         &self,
         index: usize,
         mut request: KBox<Request<H>>,
         deadline: Deadline,
-    ) -> core::result::Result<u64, (Error, KBox<Request<H>>)> {
+    ) -> core::result::Result<Option<ARef<Fence>>, NotQueued<H>> {
         let Some(queue) = self.queues.get(index) else {
             return Err((ENODEV, request));
         };
-        let events = self.events.queue(index);
+        let Some(slot) = request.fence.take() else {
+            return self.add_waiting(queue, request, deadline).map(|()| None);
+        };
+        // Held while waiting for room, too: no later fence may enter the ring first.
+        let _order = self.events.fence_order.lock();
+        let fence = self.events.timeline.arm(slot);
+        self.events.fences.lock().armed(fence.seqno());
+        if let Err(e) = CtrlHdr::set_fence_in(&mut request.command, fence.seqno()) {
+            return Err((e, request));
+        }
+        self.add_waiting(queue, request, deadline)
+            .map(|()| Some(fence))
+    }
+
+    /// Adds `request` to `queue`, waiting until `deadline` while the ring is full.
+    fn add_waiting(
+        &self,
+        queue: &Virtqueue<Request<H>>,
+        mut request: KBox<Request<H>>,
+        deadline: Deadline,
+    ) -> core::result::Result<(), NotQueued<H>> {
+        let events = self.events.queue(queue.index());
         loop {
-            let added = if request.fenced {
-                let _order = self.events.fence_order.lock();
-                let fence = self.events.fences.lock().emit();
-                match Self::add(queue, request, fence) {
-                    Ok(()) => return Ok(fence),
-                    Err(e) => {
-                        // Nothing was emitted since (`_order`): the id can be handed out again.
-                        self.events.fences.lock().unemit(fence);
-                        e
-                    }
-                }
-            } else {
-                match Self::add(queue, request, 0) {
-                    Ok(()) => return Ok(0),
-                    Err(e) => e,
-                }
+            let added = match Self::add(queue, request) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
             };
             request = added.buffer;
             if added.error != ENOSPC {
@@ -445,21 +488,11 @@ impl<H: Hold> CommandQueue<H> {
         }
     }
 
-    /// Adds `request`, with `fence` as its fence id if it is fenced, to `queue`, and notifies
-    /// the device if the request asks for it.
+    /// Adds `request` to `queue`, and notifies the device if the request asks for it.
     fn add(
         queue: &Virtqueue<Request<H>>,
-        mut request: KBox<Request<H>>,
-        fence: u64,
+        request: KBox<Request<H>>,
     ) -> core::result::Result<(), virtio::AddError<Request<H>>> {
-        if request.fenced {
-            if let Err(error) = CtrlHdr::set_fence_in(&mut request.command, fence) {
-                return Err(virtio::AddError {
-                    buffer: request,
-                    error,
-                });
-            }
-        }
         let notify = request.notify;
         // The segments are described before the queue is locked.
         let prepared = Prepared::new(request)?;
@@ -501,7 +534,7 @@ impl<H: Hold> CommandQueue<H> {
                     payload: bytes_of(payload.as_bytes())?,
                     response,
                     reply: Some(reply.clone()),
-                    fenced: false,
+                    fence: None,
                     hold: None,
                     notify: true,
                 },
@@ -524,7 +557,12 @@ impl<H: Hold> CommandQueue<H> {
         command: &C,
         fenced: bool,
     ) -> Result<PreparedCall<H>> {
-        let mut request = Self::request::<C, u8>(command, &[], fenced)?;
+        let fence = if fenced {
+            Some(self.alloc_fence()?)
+        } else {
+            None
+        };
+        let mut request = Self::request::<C, u8>(command, &[], fence)?;
         let reply = Arc::pin_init(
             pin_init!(Reply {
                 response <- new_spinlock!(None),
@@ -570,13 +608,28 @@ impl<H: Hold> CommandQueue<H> {
     /// Commands are executed in the order they were sent, so a later [`Self::call`] returns
     /// only after this one was executed.
     pub(crate) fn send<C: Command>(&self, command: &C) -> Result {
-        self.send_request::<C, u8>(command, &[], false).map(|_| ())
+        self.send_request::<C, u8>(command, &[], None).map(|_| ())
     }
 
-    /// Like [`Self::send`], with a fence the device signals when it completed the command;
-    /// returns the fence's id for [`Self::wait_fence`].
-    pub(crate) fn send_fenced<C: Command>(&self, command: &C) -> Result<u64> {
-        self.send_request::<C, u8>(command, &[], true)
+    /// Allocates the memory of a fence of the control queue, for [`Self::send_with_fence`].
+    pub(crate) fn alloc_fence(&self) -> Result<FenceMemory> {
+        self.events.timeline.alloc()
+    }
+
+    /// Like [`Self::send`], with a fence the device signals when it completed the command (with
+    /// an error if it failed it); returns the fence.
+    pub(crate) fn send_fenced<C: Command>(&self, command: &C) -> Result<ARef<Fence>> {
+        self.send_with_fence(command, self.alloc_fence()?)
+    }
+
+    /// Like [`Self::send_fenced`], with the memory of the fence allocated beforehand.
+    pub(crate) fn send_with_fence<C: Command>(
+        &self,
+        command: &C,
+        fence: FenceMemory,
+    ) -> Result<ARef<Fence>> {
+        self.send_request::<C, u8>(command, &[], Some(fence))?
+            .ok_or(EINVAL)
     }
 
     /// Adds `command` to the control queue without notifying the device, see
@@ -593,7 +646,7 @@ impl<H: Hold> CommandQueue<H> {
         command: &C,
         payload: &[P],
     ) -> Result {
-        let mut request = Self::request(command, payload, false)?;
+        let mut request = Self::request(command, payload, None)?;
         request.notify = false;
         self.submit(CONTROL, request, Deadline::after(RESPONSE_TIMEOUT))
             .map(|_| ())
@@ -618,7 +671,7 @@ impl<H: Hold> CommandQueue<H> {
     /// parked, never freed under the device's feet, and freed when the queue is revoked (the
     /// device was reset and let go of everything).
     pub(crate) fn send_releasing<C: Command>(&self, command: &C, object: H) -> Result {
-        let mut request = match Self::request::<C, u8>(command, &[], false) {
+        let mut request = match Self::request::<C, u8>(command, &[], None) {
             Ok(request) => request,
             Err(e) => {
                 self.park(object, e);
@@ -686,11 +739,11 @@ impl<H: Hold> CommandQueue<H> {
         &self,
         command: &C,
         payload: &[P],
-        fenced: bool,
-    ) -> Result<u64> {
+        fence: Option<FenceMemory>,
+    ) -> Result<Option<ARef<Fence>>> {
         self.submit(
             CONTROL,
-            Self::request(command, payload, fenced)?,
+            Self::request(command, payload, fence)?,
             Deadline::after(RESPONSE_TIMEOUT),
         )
     }
@@ -698,7 +751,7 @@ impl<H: Hold> CommandQueue<H> {
     fn request<C: Command, P: IntoBytes + Immutable>(
         command: &C,
         payload: &[P],
-        fenced: bool,
+        fence: Option<FenceMemory>,
     ) -> Result<KBox<Request<H>>> {
         let mut response = KVec::new();
         response.resize(core::mem::size_of::<C::Response>(), 0u8, GFP_KERNEL)?;
@@ -708,7 +761,7 @@ impl<H: Hold> CommandQueue<H> {
                 payload: bytes_of(payload.as_bytes())?,
                 response,
                 reply: None,
-                fenced,
+                fence,
                 hold: None,
                 notify: true,
             },
@@ -716,12 +769,11 @@ impl<H: Hold> CommandQueue<H> {
         )?)
     }
 
-    /// Waits up to `timeout` for fence `id`: `ETIMEDOUT` if the device did not signal it,
-    /// `ENODEV` if the device is gone.
-    pub(crate) fn wait_fence(&self, id: u64, timeout: Delta) -> Result {
-        self.events.control.wait(Deadline::after(timeout), || {
-            self.events.fences.lock().is_signalled(id)
-        })
+    /// Waits up to `timeout` for `fence`: `ETIMEDOUT` if the device did not signal it, the
+    /// error of a failed command, `ENODEV` if the device is gone.
+    pub(crate) fn wait_fence(fence: &Fence, timeout: Delta) -> Result {
+        fence.wait_timeout(false, timeout)?;
+        fence.status().map(|_| ())
     }
 
     /// The virtio device of the queues, for log lines.
@@ -750,7 +802,7 @@ impl<H: Hold> CommandQueue<H> {
                     payload: KVec::new(),
                     response: KVec::new(),
                     reply: None,
-                    fenced: false,
+                    fence: None,
                     hold: None,
                     notify: true,
                 },
@@ -930,36 +982,25 @@ mod tests {
     }
 
     #[test]
-    fn fences_signal_in_order() {
+    fn fence_ids_signal_in_order() {
         let mut f = FenceIds::default();
-        let (a, b, c) = (f.emit(), f.emit(), f.emit());
-        assert_eq!((a, b, c), (1, 2, 3));
-        assert!(!f.is_signalled(a));
-        f.signal(b);
-        assert!(f.is_signalled(a) && f.is_signalled(b) && !f.is_signalled(c));
+        f.armed(1);
+        f.armed(2);
+        f.armed(3);
+        assert!(f.signal(2));
+        assert_eq!((f.emitted, f.signalled), (3, 2));
         // Older completions never move backwards.
-        f.signal(a);
-        assert!(f.is_signalled(b));
+        assert!(!f.signal(1));
+        assert_eq!(f.signalled, 2);
+        assert!(f.signal(3));
     }
 
     #[test]
     fn unknown_fences_are_ignored() {
         let mut f = FenceIds::default();
-        let a = f.emit();
-        f.signal(a + 5);
-        assert!(!f.is_signalled(a));
-        f.signal(0);
-        assert!(!f.is_signalled(a));
-    }
-
-    #[test]
-    fn refused_commands_give_their_id_back() {
-        let mut f = FenceIds::default();
-        let a = f.emit();
-        let b = f.emit();
-        f.unemit(b);
-        assert_eq!(f.emit(), b);
-        f.signal(a);
-        assert!(!f.is_signalled(b));
+        f.armed(1);
+        assert!(!f.signal(6));
+        assert!(!f.signal(0));
+        assert_eq!(f.signalled, 0);
     }
 }
