@@ -10,6 +10,8 @@
 
 moves=$(param moves 50)
 must modprobe -d "$MODROOT" dmabuf_mover
+# virtio_rs' account of the imports, compared with the exporter's at the end.
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 card=$(drm_test_card) || exit 1
 tags=A
 i=1

@@ -162,6 +162,38 @@ fn revoke_shown(
     Ok(on_screen)
 }
 
+/// The imported buffers in virtio_rs' debugfs `resources` file of the card at `device`, in
+/// the order of their resource ids: their pins for scanout, and whether they are mapped (and
+/// attached: a mapped import must be).
+fn debugfs_imports(device: &str) -> Res<Vec<(u32, bool)>> {
+    let minor = device
+        .rsplit("card")
+        .next()
+        .ok_or(format!("{device}: not a card"))?;
+    let path = format!("/sys/kernel/debug/dri/{minor}/virtio_rs-resources");
+    let text = std::fs::read_to_string(&path).ctx(format!("reading {path}"))?;
+    let mut imports = Vec::new();
+    for line in text.lines().filter(|l| l.contains(" import ")) {
+        let field = |name: &str| {
+            let mut words = line.split_whitespace();
+            words.find(|w| *w == name).and(words.next())
+        };
+        let pinned = field("pinned").and_then(|v| v.parse().ok());
+        let (Some(pinned), Some(mapped), Some(attached)) =
+            (pinned, field("mapped"), field("attached"))
+        else {
+            return Err(format!("{path}: cannot read '{line}'").into());
+        };
+        if mapped != attached {
+            return Err(
+                format!("{path}: mapped but not attached, or the reverse: '{line}'").into(),
+            );
+        }
+        imports.push((pinned, mapped == "yes"));
+    }
+    Ok(imports)
+}
+
 pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
     let card = Card::open(device)?;
     let pipe = Pipe::find(&card)?;
@@ -196,6 +228,11 @@ pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
     let on_screen = move_hidden(&card, &pipe, &mover, &mut bufs, moves)?;
     let on_screen = revoke_shown(&card, &pipe, &mover, &mut bufs, on_screen, revokes)?;
 
+    let imports = if card.driver_name()? == "virtio_rs" {
+        Some(debugfs_imports(device)?)
+    } else {
+        None
+    };
     for (i, buf) in bufs.iter().enumerate() {
         let s = stats(&mover, &buf.fd)?;
         println!(
@@ -205,6 +242,21 @@ pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
         let pins = u32::from(i == on_screen);
         if s.pins != pins {
             return Err(format!("buffer {i}: {} pins held, expected {pins}", s.pins).into());
+        }
+        // The driver's account agrees with the exporter's.
+        if let Some(imports) = &imports {
+            let (pinned, mapped) = imports
+                .get(imports.len().wrapping_sub(2) + i)
+                .ok_or("debugfs lists fewer than 2 imports")?;
+            println!("buffer {i}: debugfs pinned {pinned}, mapped {mapped}");
+            if (*pinned, u32::from(*mapped)) != (s.pins, s.maps) {
+                return Err(format!(
+                    "buffer {i}: debugfs shows {pinned} pins, mapped {mapped}; the exporter \
+                     {} pins, {} maps",
+                    s.pins, s.maps
+                )
+                .into());
+            }
         }
     }
     println!("moves: {moves}, revocations: {revokes}");

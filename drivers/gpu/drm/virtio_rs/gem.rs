@@ -114,14 +114,52 @@ impl ResourceIds {
     }
 }
 
+/// What the host has of a buffer's memory, kept by the buffer and shown in debugfs.
+pub(crate) struct HostState {
+    /// The host has the buffer's pages: always for the driver's own buffers; for an imported
+    /// one from its RESOURCE_CREATE_BLOB (or a later ATTACH_BACKING) until the exporter's
+    /// invalidation, which clears it under the lock of [`ShownResources`] before it takes the
+    /// buffer off the scanouts, so that no update shows it meanwhile.
+    attached: Atomic<bool>,
+    /// An imported buffer is mapped for the device (by the exporter's leave).
+    mapped: Atomic<bool>,
+    /// The memory entries of an imported buffer's last mapping.
+    entries: Atomic<u32>,
+    /// The plane states that pin an imported buffer.
+    scanout_pins: Atomic<u32>,
+}
+
+impl HostState {
+    fn new(imported: bool) -> Result<Arc<Self>> {
+        Ok(Arc::new(
+            Self {
+                attached: Atomic::new(!imported),
+                mapped: Atomic::new(false),
+                entries: Atomic::new(0),
+                scanout_pins: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    fn set_mapped(&self, entries: Option<u32>) {
+        self.mapped.store(entries.is_some(), Relaxed);
+        if let Some(entries) = entries {
+            self.entries.store(entries, Relaxed);
+        }
+    }
+}
+
 /// What the debugfs `resources` file shows of a host resource.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct ResourceInfo {
     id: u32,
     width: u32,
     height: u32,
     size: u64,
     blob: bool,
+    imported: bool,
+    host: Arc<HostState>,
 }
 
 /// The host resources of a device, for debugfs.
@@ -147,20 +185,37 @@ impl Resources {
         self.list.lock().retain(|r| r.id != id);
     }
 
-    /// One line per resource: id, size in pixels and bytes, kind.
+    /// One line per resource: id, size in pixels and bytes, kind; for an imported buffer its
+    /// memory entries, pins for scanout, and whether it is mapped and attached to the host.
     pub(crate) fn show(&self, m: &SeqFile) {
         seq_print!(m, "{:>8} {:>11} {:>10} kind\n", "id", "pixels", "bytes");
         for r in self.list.lock().iter() {
-            let kind = if r.blob { "guest blob" } else { "2d" };
+            let kind = match (r.imported, r.blob) {
+                (true, _) => "import",
+                (false, true) => "guest blob",
+                (false, false) => "2d",
+            };
             seq_print!(
                 m,
-                "{:>8} {:>5}x{:<5} {:>10} {}\n",
+                "{:>8} {:>5}x{:<5} {:>10} {}",
                 r.id,
                 r.width,
                 r.height,
                 r.size,
                 kind
             );
+            if r.imported {
+                let yes_no = |b: bool| if b { "yes" } else { "no" };
+                seq_print!(
+                    m,
+                    " entries {} pinned {} mapped {} attached {}",
+                    r.host.entries.load(Relaxed),
+                    r.host.scanout_pins.load(Relaxed),
+                    yes_no(r.host.mapped.load(Relaxed)),
+                    yes_no(r.host.attached.load(Relaxed))
+                );
+            }
+            seq_print!(m, "\n");
         }
     }
 }
@@ -177,11 +232,7 @@ pub(crate) struct VirtioObject {
     blob: bool,
     /// The buffer was imported from a DMA-buf: its pages are the exporter's.
     imported: bool,
-    /// The host has the buffer's pages: always for the driver's own buffers; for an imported
-    /// one from its RESOURCE_CREATE_BLOB (or a later ATTACH_BACKING) until the exporter's
-    /// invalidation, which clears it under the lock of [`ShownResources`] before it takes the
-    /// buffer off the scanouts, so that no update shows it meanwhile.
-    attached: Atomic<bool>,
+    host: Arc<HostState>,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
     shown: Arc<ShownResources>,
@@ -201,18 +252,26 @@ pub(crate) struct ObjectArgs {
     dumb: bool,
     blob: bool,
     imported: bool,
+    host: Arc<HostState>,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
     shown: Arc<ShownResources>,
 }
 
 impl ObjectArgs {
-    fn new(resource_id: u32, dumb: bool, blob: bool, target: &DumbTarget<'_>) -> Self {
+    fn new(
+        resource_id: u32,
+        dumb: bool,
+        blob: bool,
+        host: &Arc<HostState>,
+        target: &DumbTarget<'_>,
+    ) -> Self {
         Self {
             resource_id,
             dumb,
             blob,
             imported: !dumb,
+            host: host.clone(),
             queue: target.queue.clone(),
             resources: target.resources.clone(),
             shown: target.shown.clone(),
@@ -261,7 +320,7 @@ impl gem::DriverObject for VirtioObject {
             dumb: args.dumb,
             blob: args.blob,
             imported: args.imported,
-            attached: Atomic::new(!args.imported),
+            host: args.host,
             queue: args.queue,
             resources: args.resources,
             shown: args.shown,
@@ -276,6 +335,7 @@ impl gem::DriverObject for VirtioObject {
     fn invalidate_mappings(obj: &Self, import: &ImportedBuffer<Self>, locked: &Locked<'_>) {
         obj.detach_from_host(import, locked, false);
         let _ = import.unmap(locked);
+        obj.host.set_mapped(None);
     }
 
     /// The buffer is freed: the host lets go of the pages before they are unmapped.
@@ -291,7 +351,7 @@ impl VirtioObject {
 
     /// Whether the host has the buffer's pages, so that a scanout may show it.
     pub(crate) fn attached(&self) -> bool {
-        self.attached.load(Acquire)
+        self.host.attached.load(Acquire)
     }
 
     /// Makes the host let go of the pages of the imported buffer `import` (mapped, with the
@@ -312,7 +372,7 @@ impl VirtioObject {
         {
             let mut shown = self.shown.lock();
             // No update shows the buffer from now on (it checks under the same lock).
-            self.attached.store(false, Release);
+            self.host.attached.store(false, Release);
             let missed = shown.take_off(&self.queue, id);
             if missed > 0 {
                 dev_err!(
@@ -400,11 +460,12 @@ pub(crate) fn create_dumb(
     let len = usize::try_from(size).map_err(|_| EINVAL)?;
     let resource_id = bound.ids.alloc()?;
     let blob = drm.blob;
+    let host = HostState::new(false)?;
     let obj = Object::new(
         drm,
         len,
         shmem::ObjectConfig::default(),
-        ObjectArgs::new(resource_id, true, blob, &bound),
+        ObjectArgs::new(resource_id, true, blob, &host, &bound),
     )?;
 
     // Mapped for the PCI function (the DRM parent), kept as a resource of the virtio device.
@@ -437,6 +498,8 @@ pub(crate) fn create_dumb(
         height,
         size,
         blob,
+        imported: false,
+        host,
     })?;
     Ok(obj)
 }
@@ -507,6 +570,7 @@ fn create_import_blob(
         let entries =
             import.with_segments(&guard, |segments| merged_entries(segments.iter()))??;
         let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
+        obj.host.set_mapped(Some(count));
         // From the command on the host may hold the resource: it is released in any case.
         obj.created.store(true, Release);
         // Answered before the handle exists: a host that refuses (e.g. too many entries for its
@@ -525,7 +589,7 @@ fn create_import_blob(
                 )
             })?;
         *obj.detach.lock() = Some(detach);
-        obj.attached.store(true, Release);
+        obj.host.attached.store(true, Release);
         Ok(())
     })();
     let _ = import.unpin(&guard);
@@ -553,11 +617,12 @@ pub(crate) fn import(
     }
     let parent: &pci::Device<Bound> = drm.as_ref();
     let resource_id = bound.ids.alloc()?;
+    let host = HostState::new(true)?;
     let obj = Object::new_imported(
         drm,
         dmabuf,
         parent.as_ref(),
-        ObjectArgs::new(resource_id, false, true, &bound),
+        ObjectArgs::new(resource_id, false, true, &host, &bound),
     )
     .inspect_err(|e| dev_dbg!(drm.bound_device(), "import: cannot attach: {:?}\n", e))?;
     let size = u64::try_from(dmabuf.size()).map_err(|_| EINVAL)?;
@@ -568,6 +633,8 @@ pub(crate) fn import(
         height: 0,
         size,
         blob: true,
+        imported: true,
+        host,
     })?;
     Ok(obj)
 }
@@ -580,10 +647,15 @@ impl Drop for ScanoutPin {
     fn drop(&mut self) {
         if let Some(import) = self.0.import() {
             let guard = import.dmabuf().resv().lock();
-            if let Err(e) = import.unpin(&guard) {
-                self.0
-                    .queue
-                    .log_error("unpinning the imported buffer", self.0.resource_id, e);
+            match import.unpin(&guard) {
+                Ok(()) => {
+                    self.0.host.scanout_pins.fetch_sub(1, Relaxed);
+                }
+                Err(e) => {
+                    self.0
+                        .queue
+                        .log_error("unpinning the imported buffer", self.0.resource_id, e)
+                }
             }
         }
     }
@@ -602,13 +674,14 @@ fn attach_again(
     import.map(locked, DataDirection::Bidirectional)?;
     let entries = import.with_segments(locked, |segments| merged_entries(segments.iter()))??;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
+    obj.host.set_mapped(Some(count));
     // From the command on the host may use the pages: the detach is ready first.
     *obj.detach.lock() = Some(detach);
     obj.queue.call_with(
         &ResourceAttachBacking::new(obj.resource_id, count),
         &entries,
     )?;
-    obj.attached.store(true, Release);
+    obj.host.attached.store(true, Release);
     obj.reattached.store(true, Release);
     Ok(())
 }
@@ -645,10 +718,12 @@ pub(crate) fn pin_for_scanout(
             }
         }
         let _ = import.unmap(&guard);
+        obj.host.set_mapped(None);
         let _ = import.unpin(&guard);
         return Err(e);
     }
     drop(guard);
+    obj.host.scanout_pins.fetch_add(1, Relaxed);
     Ok(Some(ScanoutPin(obj.into())))
 }
 
