@@ -179,6 +179,15 @@ for g in $groups; do
 			run "pixels:drm-import-B:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-B.png"
 			run "trace:drm-import-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
 				import-trace "$out/trace.log" 2
+			# The same with vkms' dumb buffers.
+			out=$TOP/out/drm-import-vkms-$driver
+			guest_as "e2e:drm-import-vkms:$driver" drm-import "$driver" --blob true \
+				--append harness.exporter=vkms --out "/src/out/drm-import-vkms-$driver" \
+				--expect-trace res_create_blob=3
+			run "pixels:drm-import-vkms-A:$driver" python3 "$TOP/tests/png_check.py" pattern-a "$out/shot-A.png"
+			run "pixels:drm-import-vkms-B:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-B.png"
+			run "trace:drm-import-vkms-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
+				import-trace "$out/trace.log" 2
 			# The test exporter moves an imported buffer while the other is
 			# shown, 50 times: every frame shows the new pages, every move is
 			# a detach, an attach and a new SET_SCANOUT_BLOB.

@@ -283,6 +283,10 @@ impl gem::DriverObject for VirtioObject {
     type Driver = VirtioGpuDrm;
     type Args = ObjectArgs;
 
+    /// The host reaches other devices' memory too (e.g. a VF's VRAM, through the VFIO device
+    /// that owns it), where the PCI topology lets the exporter map it for this function.
+    const IMPORT_PEER2PEER: bool = true;
+
     /// The host must be done with the pages before they are freed: as the C driver, the memory
     /// goes with the answer to RESOURCE_UNREF (or when the device is gone), and the last
     /// reference's holder does not wait for it.
