@@ -188,6 +188,20 @@ for g in $groups; do
 			run "pixels:drm-import-vkms-B:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-B.png"
 			run "trace:drm-import-vkms-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
 				import-trace "$out/trace.log" 2
+			# Without blobs the import fails (ENODEV), as the C driver's.
+			guest_as "e2e:drm-import-noblob:$driver" drm-import "$driver" --blob false \
+				--append harness.refused=1 --out "/src/out/drm-import-noblob-$driver"
+			# Imports that must fail and misbehaving exporters, with each
+			# driver's errnos (drm-test badimport's table); the screen keeps
+			# its last good frame; the driver and the exporter unload after.
+			out=$TOP/out/drm-badimport-$driver
+			guest drm-badimport "$driver" --blob true
+			for t in A K; do
+				run "pixels:drm-badimport-$t:$driver" python3 "$TOP/tests/png_check.py" \
+					pattern-a "$out/shot-$t.png"
+			done
+			run "pixels:drm-badimport-R:$driver" python3 "$TOP/tests/png_check.py" shown \
+				"$out/drm-test.txt" "$out"
 			# The test exporter moves an imported buffer while the other is
 			# shown, 50 times: every frame shows the new pages, every move is
 			# a detach, an attach and a new SET_SCANOUT_BLOB.
@@ -254,6 +268,10 @@ for g in $groups; do
 		san drm-import --blob true --expect-trace res_create_blob=3
 		# 20 moves: detaches from the exporter's invalidation, re-attaches.
 		san drm-moves --blob true --append harness.moves=20 --expect-trace res_back_detach=20
+		# Failed imports (a fence that never signals, too many entries), a
+		# refused mapping, the exporter unloading under the import; then
+		# the driver and the exporter unload.
+		san drm-badimport --blob true
 		# 10 revocations of the buffer on screen: off its scanout, detached,
 		# attached again at the next flip.
 		san drm-revoke --blob true --append harness.revokes=10 --expect-trace res_back_detach=10

@@ -2,25 +2,31 @@
 /*
  * dmabuf_mover: a test exporter of dynamic DMA-bufs that moves them on request.
  *
- * /dev/dmabuf_mover takes three ioctls:
- *   DMABUF_MOVER_CREATE  a buffer of page-sized pieces filled with one 32-bit value; returns
- *                        its DMA-buf file descriptor
+ * /dev/dmabuf_mover takes these ioctls:
+ *   DMABUF_MOVER_CREATE  a buffer filled with one 32-bit value, of single pages (as they
+ *                        come, or none adjacent to the one before) or of 4 MiB blocks;
+ *                        returns its DMA-buf file descriptor
  *   DMABUF_MOVER_MOVE    under the buffer's reservation lock: tells the importers to let go of
  *                        their mappings, then swaps in new pages filled with a new value, so
  *                        that the next mapping has other DMA addresses and other content;
  *                        refused (EBUSY) while an importer holds a pin, unless forced
  *   DMABUF_MOVER_STATS   the buffer's counters: moves, pins and mappings held
+ *   DMABUF_MOVER_STALL   adds a kernel fence to the buffer that signals only when the buffer
+ *                        is freed
+ *   DMABUF_MOVER_REFUSE  makes mappings fail with an errno (or work again)
  *
  * For the tests of virtio_rs' import path only.
  */
 
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/highmem.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 
 #include "dmabuf_mover.h"
@@ -28,10 +34,15 @@
 struct mover_buf {
 	struct page **pages;
 	unsigned long npages;
+	u32 layout;
 	/* Under the reservation lock. */
 	unsigned int pins;
 	unsigned int maps;
 	unsigned int moves;
+	int refuse;
+	/* The fence of DMABUF_MOVER_STALL, signalled when the buffer is freed. */
+	struct dma_fence *stall;
+	spinlock_t stall_lock;
 };
 
 static void mover_free_pages(struct page **pages, unsigned long n)
@@ -44,8 +55,40 @@ static void mover_free_pages(struct page **pages, unsigned long n)
 	kvfree(pages);
 }
 
-/* Pages filled with @fill; one page at a time, so they are rarely contiguous. */
-static struct page **mover_alloc_pages(unsigned long n, u32 fill)
+/* Descending page frame numbers: no page continues the one before it. */
+static int mover_cmp_desc(const void *a, const void *b)
+{
+	unsigned long pa = page_to_pfn(*(struct page * const *)a);
+	unsigned long pb = page_to_pfn(*(struct page * const *)b);
+
+	return pa < pb ? 1 : pa > pb ? -1 : 0;
+}
+
+#define MOVER_BLOCK_ORDER min(10, MAX_PAGE_ORDER)
+
+/* Fills pages[0..n) with blocks of up to 4 MiB, split into single pages. */
+static int mover_alloc_blocks(struct page **pages, unsigned long n)
+{
+	unsigned long i = 0, j;
+
+	while (i < n) {
+		unsigned int order = MOVER_BLOCK_ORDER;
+		struct page *block;
+
+		while ((1UL << order) > n - i)
+			order--;
+		block = alloc_pages(GFP_KERNEL | __GFP_NOWARN, order);
+		if (!block)
+			return -ENOMEM;
+		split_page(block, order);
+		for (j = 0; j < (1UL << order); j++)
+			pages[i++] = block + j;
+	}
+	return 0;
+}
+
+/* @n pages in @layout, filled with @fill. */
+static struct page **mover_alloc_pages(unsigned long n, u32 layout, u32 fill)
 {
 	struct page **pages;
 	unsigned long i, j;
@@ -53,20 +96,29 @@ static struct page **mover_alloc_pages(unsigned long n, u32 fill)
 	pages = kvcalloc(n, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return NULL;
-	for (i = 0; i < n; i++) {
-		u32 *p;
-
-		pages[i] = alloc_page(GFP_KERNEL);
-		if (!pages[i]) {
-			mover_free_pages(pages, n);
-			return NULL;
+	if (layout == DMABUF_MOVER_CONTIGUOUS) {
+		if (mover_alloc_blocks(pages, n))
+			goto fail;
+	} else {
+		for (i = 0; i < n; i++) {
+			pages[i] = alloc_page(GFP_KERNEL);
+			if (!pages[i])
+				goto fail;
 		}
-		p = kmap_local_page(pages[i]);
+		if (layout == DMABUF_MOVER_SCATTERED)
+			sort(pages, n, sizeof(*pages), mover_cmp_desc, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		u32 *p = kmap_local_page(pages[i]);
+
 		for (j = 0; j < PAGE_SIZE / sizeof(u32); j++)
 			p[j] = fill;
 		kunmap_local(p);
 	}
 	return pages;
+fail:
+	mover_free_pages(pages, n);
+	return NULL;
 }
 
 static int mover_pin(struct dma_buf_attachment *attach)
@@ -92,6 +144,8 @@ static struct sg_table *mover_map(struct dma_buf_attachment *attach,
 	struct sg_table *sgt;
 	int ret;
 
+	if (buf->refuse)
+		return ERR_PTR(-buf->refuse);
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
@@ -127,6 +181,10 @@ static void mover_release(struct dma_buf *dmabuf)
 {
 	struct mover_buf *buf = dmabuf->priv;
 
+	if (buf->stall) {
+		dma_fence_signal(buf->stall);
+		dma_fence_put(buf->stall);
+	}
 	mover_free_pages(buf->pages, buf->npages);
 	kfree(buf);
 }
@@ -149,13 +207,16 @@ static long mover_create(struct dmabuf_mover_create __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	if (!arg.size || arg.size > SZ_256M || !PAGE_ALIGNED(arg.size))
+	if (!arg.size || arg.size > SZ_256M || !PAGE_ALIGNED(arg.size) ||
+	    arg.layout > DMABUF_MOVER_CONTIGUOUS || arg.pad)
 		return -EINVAL;
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	spin_lock_init(&buf->stall_lock);
 	buf->npages = arg.size >> PAGE_SHIFT;
-	buf->pages = mover_alloc_pages(buf->npages, arg.fill);
+	buf->layout = arg.layout;
+	buf->pages = mover_alloc_pages(buf->npages, arg.layout, arg.fill);
 	if (!buf->pages) {
 		kfree(buf);
 		return -ENOMEM;
@@ -212,7 +273,7 @@ static long mover_move(struct dmabuf_mover_move __user *uarg)
 		return PTR_ERR(dmabuf);
 	buf = dmabuf->priv;
 	/* The new place first: nothing may fail once the importers let go. */
-	pages = mover_alloc_pages(buf->npages, arg.fill);
+	pages = mover_alloc_pages(buf->npages, buf->layout, arg.fill);
 	if (!pages) {
 		ret = -ENOMEM;
 		goto put;
@@ -258,6 +319,73 @@ static long mover_stats(struct dmabuf_mover_stats __user *uarg)
 	return 0;
 }
 
+static const char *mover_fence_name(struct dma_fence *fence)
+{
+	return "dmabuf_mover";
+}
+
+static const struct dma_fence_ops mover_fence_ops = {
+	.get_driver_name = mover_fence_name,
+	.get_timeline_name = mover_fence_name,
+};
+
+static long mover_stall(int __user *uarg)
+{
+	struct dma_fence *fence;
+	struct dma_buf *dmabuf;
+	struct mover_buf *buf;
+	long ret;
+	int fd;
+
+	if (get_user(fd, uarg))
+		return -EFAULT;
+	dmabuf = mover_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	buf = dmabuf->priv;
+	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+	if (!fence) {
+		ret = -ENOMEM;
+		goto put;
+	}
+	dma_fence_init(fence, &mover_fence_ops, &buf->stall_lock,
+		       dma_fence_context_alloc(1), 1);
+	dma_resv_lock(dmabuf->resv, NULL);
+	ret = buf->stall ? -EEXIST : dma_resv_reserve_fences(dmabuf->resv, 1);
+	if (!ret) {
+		dma_resv_add_fence(dmabuf->resv, fence, DMA_RESV_USAGE_KERNEL);
+		buf->stall = fence;
+		fence = NULL;
+	}
+	dma_resv_unlock(dmabuf->resv);
+	if (fence)
+		dma_fence_put(fence);
+put:
+	dma_buf_put(dmabuf);
+	return ret;
+}
+
+static long mover_refuse(struct dmabuf_mover_refuse __user *uarg)
+{
+	struct dmabuf_mover_refuse arg;
+	struct dma_buf *dmabuf;
+	struct mover_buf *buf;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.error < 0 || arg.error > MAX_ERRNO)
+		return -EINVAL;
+	dmabuf = mover_get(arg.fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	buf = dmabuf->priv;
+	dma_resv_lock(dmabuf->resv, NULL);
+	buf->refuse = arg.error;
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_put(dmabuf);
+	return 0;
+}
+
 static long mover_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -269,6 +397,10 @@ static long mover_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return mover_move(uarg);
 	case DMABUF_MOVER_STATS:
 		return mover_stats(uarg);
+	case DMABUF_MOVER_STALL:
+		return mover_stall(uarg);
+	case DMABUF_MOVER_REFUSE:
+		return mover_refuse(uarg);
 	default:
 		return -ENOTTY;
 	}

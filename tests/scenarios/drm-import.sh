@@ -5,10 +5,15 @@
 # scanned out: a modeset with pattern A (shot A), then a page flip with event
 # to pattern B (shot B). The host checks the shots with tests/png_check.py
 # pattern-a/pattern-b, and the trace for one RESOURCE_CREATE_BLOB per import
-# and no TRANSFER_TO_HOST_2D.
+# and no TRANSFER_TO_HOST_2D. With harness.refused=1 (a device without
+# blobs) the import must fail with ENODEV instead.
 
 exporter=$(param exporter vgem)
 must modprobe -d "$MODROOT" "$exporter"
 card=$(drm_test_card) || exit 1
+if [ "$(param refused 0)" = 1 ]; then
+	drm_test_run "" -- import --device "$card" --exporter "$exporter" --refused
+	pass "drm-test import: $(grep '^refused:' "$RESULTS/drm-test.txt")"
+fi
 drm_test_run "A B" -- import --device "$card" --exporter "$exporter"
 pass "drm-test import: $(grep '^imported:' "$RESULTS/drm-test.txt")"

@@ -25,90 +25,27 @@
 //!
 //! Everything else is decided by the DRM core, the same for both.
 
+use crate::checks::{
+    errno, Checks,
+    Want::{Errno, Success},
+};
 use crate::kms::{self, Card, Pipe, Placement};
 use crate::pattern::{cursor_fb, pattern_fb};
 use crate::patterns::{Pattern, CURSOR_SIZE};
-use crate::{errno_name, wait_for_host, Res};
+use crate::{wait_for_host, Res};
 use drm::buffer::{Buffer as _, DrmFourcc};
 use drm::control::{
     atomic::AtomicModeReq, from_u32, property, AtomicCommitFlags, Device as _, FbCmd2Flags,
     RawResourceHandle,
 };
-use std::io;
+
 use std::os::fd::AsFd;
 use std::time::Duration;
-
-/// The outcome a check expects.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Want {
-    Success,
-    Errno(i32),
-}
-
-use Want::{Errno, Success};
-
-fn show(r: &Result<(), i32>) -> String {
-    match r {
-        Ok(()) => "success".to_string(),
-        Err(n) => errno_name(*n),
-    }
-}
-
-fn want_text(w: Want) -> String {
-    match w {
-        Success => "success".to_string(),
-        Errno(n) => errno_name(n),
-    }
-}
-
-/// The errno of an `io::Error` (EIO for one without).
-fn errno<T>(r: &io::Result<T>) -> Result<(), i32> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.raw_os_error().unwrap_or(libc::EIO)),
-    }
-}
-
-struct Checks {
-    driver: String,
-    passed: u32,
-    failed: u32,
-}
-
-impl Checks {
-    /// The expectation for this driver: `rs` for virtio_rs, `c` for virtio_gpu.
-    fn per_driver(&self, rs: Want, c: Want) -> Res<Want> {
-        match self.driver.as_str() {
-            "virtio_rs" => Ok(rs),
-            "virtio_gpu" => Ok(c),
-            d => Err(format!("no expectations for driver '{d}' (virtio_rs or virtio_gpu)").into()),
-        }
-    }
-
-    fn check(&mut self, name: &str, got: Result<(), i32>, want: Want) {
-        let ok = match (got, want) {
-            (Ok(()), Success) => true,
-            (Err(n), Errno(w)) => n == w,
-            _ => false,
-        };
-        if ok {
-            self.passed += 1;
-            println!("ok {name} ({})", show(&got));
-        } else {
-            self.failed += 1;
-            println!("FAIL {name}: got {}, want {}", show(&got), want_text(want));
-        }
-    }
-
-    fn skip(&self, name: &str, why: &str) {
-        println!("skip {name}: {why}");
-    }
-}
 
 /// DRM_IOCTL_MODE_ADDFB2 with one plane, raw; a framebuffer that should not have been created
 /// is removed again.
 #[allow(clippy::too_many_arguments)]
-fn addfb2(
+pub(crate) fn addfb2(
     card: &Card,
     (w, h): (u32, u32),
     format: DrmFourcc,
@@ -176,11 +113,7 @@ pub fn run(device: &str) -> Res<()> {
     let driver = card.driver_name()?;
     let pipe = Pipe::find(&card)?;
     println!("driver {driver}: {}", pipe.describe());
-    let mut c = Checks {
-        driver,
-        passed: 0,
-        failed: 0,
-    };
+    let mut c = Checks::new(driver);
     let (w, h) = pipe.size();
 
     // ---- DRM_IOCTL_MODE_ADDFB2 -------------------------------------------------------------
@@ -412,7 +345,10 @@ pub fn run(device: &str) -> Res<()> {
             let req = pipe.modeset(bad, a.fb, pipe.full_screen())?;
             c.check(name, commit(req, modeset), Errno(libc::EINVAL));
         } else {
-            c.skip(name, "the C driver accepts the mode; committing it may wedge the pipe");
+            c.skip(
+                name,
+                "the C driver accepts the mode; committing it may wedge the pipe",
+            );
         }
         let _ = card.destroy_property_blob(bad);
     }
@@ -519,9 +455,5 @@ pub fn run(device: &str) -> Res<()> {
     )?;
     wait_for_host("E")?;
 
-    println!("{} passed, {} failed", c.passed, c.failed);
-    if c.failed > 0 {
-        return Err(format!("{} of {} checks failed", c.failed, c.passed + c.failed).into());
-    }
-    Ok(())
+    c.finish()
 }

@@ -75,7 +75,25 @@ fn exported(exp: &Exporter, (w, h): (u32, u32), p: Pattern) -> Res<(OwnedFd, u32
     Ok((fd, pitch))
 }
 
-pub fn run(device: &str, exporter: &str) -> Res<()> {
+/// The import of an exporter's buffer must fail with `errno` (the device offers no blobs).
+fn refused(card: &Card, exp: &Exporter, size: (u32, u32), errno: i32) -> Res<()> {
+    let (fd, _) = exported(exp, size, Pattern::A)?;
+    match card.prime_fd_to_buffer(fd.as_fd()) {
+        Err(e) if e.raw_os_error() == Some(errno) => {
+            println!("refused: {}", crate::errno_name(errno));
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "import: {}, expected {}",
+            crate::describe(&e),
+            crate::errno_name(errno)
+        )
+        .into()),
+        Ok(_) => Err(format!("import succeeded, expected {}", crate::errno_name(errno)).into()),
+    }
+}
+
+pub fn run(device: &str, exporter: &str, refuse: Option<i32>) -> Res<()> {
     let card = Card::open(device)?;
     let driver = card.driver_name()?;
     let pipe = Pipe::find(&card)?;
@@ -86,6 +104,9 @@ pub fn run(device: &str, exporter: &str) -> Res<()> {
     );
 
     let size = pipe.size();
+    if let Some(errno) = refuse {
+        return refused(&card, &exp, size, errno);
+    }
     let (fd_a, pitch_a) = exported(&exp, size, Pattern::A)?;
     let (fd_b, pitch_b) = exported(&exp, size, Pattern::B)?;
     let a = kms::import_fb(&card, fd_a.as_fd(), pitch_a, size)?;

@@ -6,8 +6,9 @@
 //! ```text
 //! drm-test pattern  --device /dev/dri/cardN [--flips N]
 //! drm-test badinput --device /dev/dri/cardN
+//! drm-test badimport --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
-//! drm-test import   --device /dev/dri/cardN [--exporter DRIVER]
+//! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused]
 //! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N]
 //! ```
 //!
@@ -15,11 +16,14 @@
 //! from stdin: the scenario takes the screendump (`shot TAG`) and then writes that line. Every
 //! failure ends the program with a message on stderr and a non-zero exit status.
 
+mod badimport;
 mod badinput;
 mod bench;
+mod checks;
 mod fault;
 mod import;
 mod kms;
+mod mover;
 mod moves;
 mod pattern;
 mod patterns;
@@ -127,15 +131,18 @@ struct Args {
     iterations: u32,
     rounds: u32,
     exporter: String,
+    /// `import` must fail with ENODEV (the device offers no blobs).
+    refused: bool,
     moves: u32,
     revokes: u32,
 }
 
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
                      drm-test badinput --device /dev/dri/cardN\n       \
+                     drm-test badimport --device /dev/dri/cardN\n       \
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
-                     drm-test import --device /dev/dri/cardN [--exporter DRIVER]\n       \
+                     drm-test import --device /dev/dri/cardN [--exporter DRIVER] [--refused]\n       \
                      drm-test moves --device /dev/dri/cardN [--moves N] [--revokes N]";
 
 fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
@@ -147,7 +154,16 @@ fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
 fn parse_args() -> Res<Args> {
     let mut args = std::env::args().skip(1);
     let command = args.next().ok_or(USAGE)?;
-    if !["pattern", "badinput", "bench", "release-fault", "import", "moves"].contains(&command.as_str()) {
+    let commands = [
+        "pattern",
+        "badinput",
+        "badimport",
+        "bench",
+        "release-fault",
+        "import",
+        "moves",
+    ];
+    if !commands.contains(&command.as_str()) {
         return Err(format!("unknown command '{command}'\n{USAGE}").into());
     }
     let mut device = None;
@@ -155,6 +171,7 @@ fn parse_args() -> Res<Args> {
     let mut iterations = 100;
     let mut rounds = 9;
     let mut exporter = "vgem".to_string();
+    let mut refused = false;
     let mut moves = 50;
     let mut revokes = 0;
     while let Some(a) = args.next() {
@@ -167,6 +184,7 @@ fn parse_args() -> Res<Args> {
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
             "--moves" if command == "moves" => moves = number(&mut args, "--moves")?,
             "--revokes" if command == "moves" => revokes = number(&mut args, "--revokes")?,
+            "--refused" if command == "import" => refused = true,
             "--exporter" if command == "import" => {
                 exporter = args.next().ok_or("--exporter needs a driver name")?
             }
@@ -181,6 +199,7 @@ fn parse_args() -> Res<Args> {
         iterations,
         rounds,
         exporter,
+        refused,
         moves,
         revokes,
     })
@@ -192,8 +211,13 @@ fn run() -> Res<()> {
         "pattern" => pattern::run(&args.device, args.flips),
         "bench" => bench::run(&args.device, args.iterations, args.rounds),
         "release-fault" => fault::run(&args.device),
-        "import" => import::run(&args.device, &args.exporter),
+        "import" => import::run(
+            &args.device,
+            &args.exporter,
+            args.refused.then_some(libc::ENODEV),
+        ),
         "moves" => moves::run(&args.device, args.moves, args.revokes),
+        "badimport" => badimport::run(&args.device),
         _ => badinput::run(&args.device),
     }
 }

@@ -9,87 +9,11 @@
 //! (png_check.py shown, off).
 
 use crate::kms::{self, Card, Pipe};
+use crate::mover::{Layout, Mover, FORCE};
 use crate::{wait_for_host, Context, Res};
 use drm::control::framebuffer;
-use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
-
-#[repr(C)]
-struct Create {
-    size: u64,
-    fill: u32,
-    fd: i32,
-}
-
-#[repr(C)]
-struct Move {
-    fd: i32,
-    fill: u32,
-    flags: u32,
-    pad: u32,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct Stats {
-    fd: i32,
-    moves: u32,
-    pins: u32,
-    maps: u32,
-}
-
-const fn iowr(nr: u64, size: usize) -> u64 {
-    (3 << 30) | ((size as u64) << 16) | ((b'M' as u64) << 8) | nr
-}
-
-const fn iow(nr: u64, size: usize) -> u64 {
-    (1 << 30) | ((size as u64) << 16) | ((b'M' as u64) << 8) | nr
-}
-
-const CREATE: u64 = iowr(1, std::mem::size_of::<Create>());
-const MOVE: u64 = iow(2, std::mem::size_of::<Move>());
-const STATS: u64 = iowr(3, std::mem::size_of::<Stats>());
-
-/// Move even while pinned (`DMABUF_MOVER_FORCE`): a revocation.
-const FORCE: u32 = 1;
-
-fn ioctl<T>(dev: &File, request: u64, arg: &mut T) -> io::Result<()> {
-    // SAFETY: `arg` is the structure the request reads and writes.
-    let r = unsafe { libc::ioctl(dev.as_raw_fd(), request as _, arg as *mut T) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// A buffer of `size` bytes filled with `fill`, as a DMA-buf.
-fn create(dev: &File, size: u64, fill: u32) -> Res<OwnedFd> {
-    let mut arg = Create { size, fill, fd: -1 };
-    ioctl(dev, CREATE, &mut arg).ctx("DMABUF_MOVER_CREATE")?;
-    // SAFETY: The exporter returned a new file descriptor, which is ours.
-    Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
-}
-
-fn move_to(dev: &File, fd: &OwnedFd, fill: u32, flags: u32) -> io::Result<()> {
-    let mut arg = Move {
-        fd: fd.as_raw_fd(),
-        fill,
-        flags,
-        pad: 0,
-    };
-    ioctl(dev, MOVE, &mut arg)
-}
-
-fn stats(dev: &File, fd: &OwnedFd) -> Res<Stats> {
-    let mut arg = Stats {
-        fd: fd.as_raw_fd(),
-        ..Default::default()
-    };
-    ioctl(dev, STATS, &mut arg).ctx("DMABUF_MOVER_STATS")?;
-    Ok(arg)
-}
 
 /// The colour of the frame after move `i`: distinct for every move, never black.
 fn color(i: u32) -> u32 {
@@ -110,7 +34,7 @@ struct Buf {
 fn move_hidden(
     card: &Card,
     pipe: &Pipe,
-    mover: &File,
+    mover: &Mover,
     bufs: &mut [Buf; 2],
     moves: u32,
 ) -> Res<usize> {
@@ -118,7 +42,9 @@ fn move_hidden(
     for i in 1..=moves {
         let off = 1 - on_screen;
         let fill = color(i);
-        move_to(mover, &bufs[off].fd, fill, 0).ctx(format!("move {i}: DMABUF_MOVER_MOVE"))?;
+        mover
+            .move_to(&bufs[off].fd, fill, 0)
+            .ctx(format!("move {i}: DMABUF_MOVER_MOVE"))?;
         bufs[off].fill = fill;
         kms::flip(card, pipe, bufs[off].fb, Duration::from_secs(5))
             .map_err(|e| format!("move {i}: {e}"))?;
@@ -136,7 +62,7 @@ fn move_hidden(
 fn revoke_shown(
     card: &Card,
     pipe: &Pipe,
-    mover: &File,
+    mover: &Mover,
     bufs: &mut [Buf; 2],
     mut on_screen: usize,
     revokes: u32,
@@ -144,7 +70,8 @@ fn revoke_shown(
     for i in 1..=revokes {
         let old = bufs[on_screen].fill;
         let fill = color(1000 + i);
-        move_to(mover, &bufs[on_screen].fd, fill, FORCE)
+        mover
+            .move_to(&bufs[on_screen].fd, fill, FORCE)
             .ctx(format!("revocation {i}: DMABUF_MOVER_MOVE (forced)"))?;
         bufs[on_screen].fill = fill;
         println!("off R{i} {old:06x}");
@@ -197,18 +124,14 @@ fn debugfs_imports(device: &str) -> Res<Vec<(u32, bool)>> {
 pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
     let card = Card::open(device)?;
     let pipe = Pipe::find(&card)?;
-    let mover = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/dmabuf_mover")
-        .ctx("opening /dev/dmabuf_mover")?;
+    let mover = Mover::open()?;
     let (w, h) = pipe.size();
     let pitch = w * 4;
     let size = u64::from(pitch) * u64::from(h);
     println!("driver {}: {}", card.driver_name()?, pipe.describe());
 
     let import = |fill: u32| -> Res<Buf> {
-        let fd = create(&mover, size, fill)?;
+        let fd = mover.create(size, fill, Layout::Pages)?;
         let fb = kms::import_fb(&card, fd.as_fd(), pitch, (w, h))?.fb;
         Ok(Buf { fd, fb, fill })
     };
@@ -219,7 +142,7 @@ pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
     wait_for_host("A")?;
 
     // The buffer on screen is pinned: a well-behaved exporter cannot move it.
-    match move_to(&mover, &bufs[0].fd, 0, 0) {
+    match mover.move_to(&bufs[0].fd, 0, 0) {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => println!("pinned: move refused"),
         Err(e) => return Err(format!("moving the shown buffer: {}", crate::describe(&e)).into()),
         Ok(()) => return Err("the exporter moved the buffer on screen: it was not pinned".into()),
@@ -234,7 +157,7 @@ pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
         None
     };
     for (i, buf) in bufs.iter().enumerate() {
-        let s = stats(&mover, &buf.fd)?;
+        let s = mover.stats(&buf.fd)?;
         println!(
             "buffer {i}: moves {}, pins {}, maps {}",
             s.moves, s.pins, s.maps

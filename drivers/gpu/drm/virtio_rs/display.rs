@@ -261,7 +261,14 @@ impl kms::DriverPlane for OutputPlane {
         if !obj.blob() || (!flushed && obj.import().is_none()) {
             return Ok(None);
         }
-        let guard = dev.registration_guard().ok_or(ENODEV)?;
+        // Once unbound, updates send nothing: only an import needs the device to be shown.
+        let Some(guard) = dev.registration_guard() else {
+            return if obj.import().is_some() {
+                Err(ENODEV)
+            } else {
+                Ok(None)
+            };
+        };
         let flush_fence = guard.registration_data_with(|bound| -> Result<_> {
             if let (Some(crtc), Some(_)) = (new.crtc(), obj.import()) {
                 bound.shown.prepare_off(&bound.queue, crtc.scanout)?;

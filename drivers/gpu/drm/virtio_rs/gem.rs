@@ -508,6 +508,24 @@ pub(crate) fn create_dumb(
     Ok(obj)
 }
 
+/// The most memory entries of an imported buffer: the host maps a guest blob through a udmabuf
+/// of one item per entry, and the udmabuf driver takes at most 1024 by default (`list_limit`).
+/// QEMU falls back to copying a blob it cannot map, which is what an import must not do.
+const MAX_IMPORT_ENTRIES: usize = 1024;
+
+/// The memory entries of the mapped imported buffer `import`: `E2BIG` if the host could not
+/// map them without a copy.
+fn import_entries(
+    import: &ImportedBuffer<VirtioObject>,
+    locked: &Locked<'_>,
+) -> Result<KVec<MemEntry>> {
+    let entries = import.with_segments(locked, |segments| merged_entries(segments.iter()))??;
+    if entries.len() > MAX_IMPORT_ENTRIES {
+        return Err(E2BIG);
+    }
+    Ok(entries)
+}
+
 /// How long an import waits for the buffer's kernel fences (moves, clears by the exporter)
 /// before giving up; the C driver waits without limit.
 const IMPORT_FENCE_WAIT: Delta = Delta::from_secs(2);
@@ -571,8 +589,14 @@ fn create_import_blob(
                 )
             })?;
         import.map(&guard, DataDirection::Bidirectional)?;
-        let entries =
-            import.with_segments(&guard, |segments| merged_entries(segments.iter()))??;
+        let entries = import_entries(import, &guard).inspect_err(|e| {
+            dev_dbg!(
+                drm.bound_device(),
+                "import: more than {} memory entries: {:?}\n",
+                MAX_IMPORT_ENTRIES,
+                e
+            )
+        })?;
         let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
         obj.host.set_mapped(Some(count));
         // From the command on the host may hold the resource: it is released in any case.
@@ -584,7 +608,11 @@ fn create_import_blob(
                 &ResourceCreateBlob::guest(obj.resource_id, count, size),
                 &entries,
             )
-            .inspect_err(|e| {
+            .inspect_err(|&e| {
+                // An error answer: the host made no resource, there is nothing to release.
+                if e != ETIMEDOUT && e != ENODEV {
+                    obj.created.store(false, Release);
+                }
                 dev_dbg!(
                     drm.bound_device(),
                     "import: RESOURCE_CREATE_BLOB of {} entries: {:?}\n",
@@ -676,7 +704,7 @@ fn attach_again(
         .queue
         .prepare_call(&ResourceDetachBacking::new(obj.resource_id), true)?;
     import.map(locked, DataDirection::Bidirectional)?;
-    let entries = import.with_segments(locked, |segments| merged_entries(segments.iter()))??;
+    let entries = import_entries(import, locked)?;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
     obj.host.set_mapped(Some(count));
     // From the command on the host may use the pages: the detach is ready first.
