@@ -214,7 +214,8 @@ for g in $groups; do
 		done
 		# The exporter revokes the buffer on screen (a forced move), 50
 		# times: the host never shows (nor reads) detached pages, and the
-		# next flip shows the new ones. The C driver detaches the blob a
+		# next flip shows the new ones; then 200 flips race a thread that
+		# moves the buffers. The C driver detaches the blob a
 		# scanout shows: QEMU crashes (SIGSEGV) at the first screendump
 		# after it; that is checked, as the reference's known behaviour.
 		out=$TOP/out/drm-revoke-virtio_rs
@@ -226,7 +227,7 @@ for g in $groups; do
 		run "trace:drm-revoke-no-shown-detach:virtio_rs" python3 "$TOP/tests/png_check.py" \
 			detach-trace "$out/trace.log" 50
 		run "trace:drm-revoke-reattach:virtio_rs" python3 "$TOP/tests/png_check.py" \
-			move-trace "$out/trace.log" 50
+			move-trace "$out/trace.log" 50+
 		"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario drm-revoke \
 			--driver virtio_gpu --blob true --append harness.revokes=3 || true
 		run "reference:drm-revoke-crashes-qemu:virtio_gpu" grep -q \
@@ -274,7 +275,8 @@ for g in $groups; do
 		san drm-badimport --blob true
 		# 10 revocations of the buffer on screen: off its scanout, detached,
 		# attached again at the next flip.
-		san drm-revoke --blob true --append harness.revokes=10 --expect-trace res_back_detach=10
+		san drm-revoke --blob true --append "harness.revokes=10 harness.race=50" \
+			--expect-trace res_back_detach=10
 		# An injected allocation failure in a buffer's release: kept
 		# until the device is reset, freed at unbind (kmemleak checks).
 		san release-fault --blob true

@@ -8,9 +8,13 @@
 # old pages), then drm-test flips to the same framebuffer (S<i>: the new
 # pages) and to the other buffer (F<i>), the next one revoked. The host
 # checks the shots (png_check.py shown, off) and that no detach came while
-# a scanout showed the buffer (png_check.py detach-trace).
+# a scanout showed the buffer (png_check.py detach-trace). Then drm-test
+# flips between the buffers harness.race=N times (default 200) while a
+# thread keeps moving them, a third of the moves forced; with the mover
+# stopped, each buffer is shown once more (X0, X1: its last pages).
 
 revokes=$(param revokes 50)
+race=$(param race 200)
 must modprobe -d "$MODROOT" dmabuf_mover
 # virtio_rs' account of the imports, compared with the exporter's at the end.
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
@@ -21,5 +25,7 @@ while [ "$i" -le "$revokes" ]; do
 	tags="$tags R$i S$i F$i"
 	i=$((i + 1))
 done
-drm_test_run "$tags" -- moves --device "$card" --moves 0 --revokes "$revokes"
+[ "$race" -gt 0 ] && tags="$tags X0 X1"
+drm_test_run "$tags" -- moves --device "$card" --moves 0 --revokes "$revokes" --race "$race"
+log "drm-test race: $(grep '^race:' "$RESULTS/drm-test.txt")"
 pass "drm-test revocations: $(grep '^moves:' "$RESULTS/drm-test.txt")"

@@ -9,7 +9,7 @@
 //! drm-test badimport --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
 //! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused]
-//! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N]
+//! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]
 //! ```
 //!
 //! Where the host must look at the screen, the program prints `WAIT <tag>` and reads one line
@@ -135,6 +135,7 @@ struct Args {
     refused: bool,
     moves: u32,
     revokes: u32,
+    race: u32,
 }
 
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
@@ -143,7 +144,7 @@ const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
                      drm-test import --device /dev/dri/cardN [--exporter DRIVER] [--refused]\n       \
-                     drm-test moves --device /dev/dri/cardN [--moves N] [--revokes N]";
+                     drm-test moves --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]";
 
 fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
     let v = args.next().ok_or(format!("{option} needs a number"))?;
@@ -174,6 +175,7 @@ fn parse_args() -> Res<Args> {
     let mut refused = false;
     let mut moves = 50;
     let mut revokes = 0;
+    let mut race = 0;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = Some(args.next().ok_or("--device needs a path")?),
@@ -184,6 +186,7 @@ fn parse_args() -> Res<Args> {
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
             "--moves" if command == "moves" => moves = number(&mut args, "--moves")?,
             "--revokes" if command == "moves" => revokes = number(&mut args, "--revokes")?,
+            "--race" if command == "moves" => race = number(&mut args, "--race")?,
             "--refused" if command == "import" => refused = true,
             "--exporter" if command == "import" => {
                 exporter = args.next().ok_or("--exporter needs a driver name")?
@@ -202,6 +205,7 @@ fn parse_args() -> Res<Args> {
         refused,
         moves,
         revokes,
+        race,
     })
 }
 
@@ -216,7 +220,7 @@ fn run() -> Res<()> {
             &args.exporter,
             args.refused.then_some(libc::ENODEV),
         ),
-        "moves" => moves::run(&args.device, args.moves, args.revokes),
+        "moves" => moves::run(&args.device, args.moves, args.revokes, args.race),
         "badimport" => badimport::run(&args.device),
         _ => badinput::run(&args.device),
     }

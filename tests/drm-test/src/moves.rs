@@ -13,6 +13,8 @@ use crate::mover::{Layout, Mover, FORCE};
 use crate::{wait_for_host, Context, Res};
 use drm::control::framebuffer;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The colour of the frame after move `i`: distinct for every move, never black.
@@ -89,6 +91,82 @@ fn revoke_shown(
     Ok(on_screen)
 }
 
+/// Flips between the two buffers `flips` times while another thread keeps moving them (the
+/// one on screen is refused, pinned, unless revoked: every third move is forced). Every flip
+/// must succeed. Then, with the mover stopped, each buffer is flipped to once more and must
+/// show its last pages (`X0`, `X1`). Returns the buffer on screen.
+fn race_flips(
+    card: &Card,
+    pipe: &Pipe,
+    mover: &Mover,
+    bufs: &mut [Buf; 2],
+    flips: u32,
+) -> Res<usize> {
+    if flips == 0 {
+        return Ok(0);
+    }
+    let fills = Mutex::new([bufs[0].fill, bufs[1].fill]);
+    let stop = AtomicBool::new(false);
+    let (moved, refused) = (AtomicU32::new(0), AtomicU32::new(0));
+    let fds = [&bufs[0].fd, &bufs[1].fd];
+    let fbs = [bufs[0].fb, bufs[1].fb];
+    let flipped: Res<()> = std::thread::scope(|s| {
+        let movers = s.spawn(|| -> Result<(), String> {
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let which = (i % 2) as usize;
+                let fill = color(2000 + i);
+                let flags = if i % 3 == 0 { FORCE } else { 0 };
+                // Held across the move: the colour recorded is the one of the last move.
+                let mut fills = fills.lock().map_err(|_| "poisoned")?;
+                match mover.move_to(fds[which], fill, flags) {
+                    Ok(()) => {
+                        fills[which] = fill;
+                        moved.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => return Err(format!("move {i}: {}", crate::describe(&e))),
+                }
+                drop(fills);
+                i += 1;
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            Ok(())
+        });
+        let mut result = Ok(());
+        for f in 0..flips {
+            let fb = fbs[(f % 2) as usize];
+            if let Err(e) = kms::flip(card, pipe, fb, Duration::from_secs(5)) {
+                result = Err(format!("racing flip {f}: {e}").into());
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        match movers.join() {
+            Ok(Ok(())) => result,
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err("the mover thread panicked".into()),
+        }
+    });
+    flipped?;
+    println!(
+        "race: {flips} flips, {} moves, {} refused (pinned)",
+        moved.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed)
+    );
+    let fills = *fills.lock().map_err(|_| "poisoned")?;
+    for (i, buf) in bufs.iter_mut().enumerate() {
+        buf.fill = fills[i];
+        kms::flip(card, pipe, buf.fb, Duration::from_secs(5))
+            .map_err(|e| format!("flip after the race: {e}"))?;
+        println!("shown X{i} {:06x}", buf.fill);
+        wait_for_host(&format!("X{i}"))?;
+    }
+    Ok(1)
+}
+
 /// The imported buffers in virtio_rs' debugfs `resources` file of the card at `device`, in
 /// the order of their resource ids: their pins for scanout, and whether they are mapped (and
 /// attached: a mapped import must be).
@@ -121,7 +199,7 @@ fn debugfs_imports(device: &str) -> Res<Vec<(u32, bool)>> {
     Ok(imports)
 }
 
-pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
+pub fn run(device: &str, moves: u32, revokes: u32, race: u32) -> Res<()> {
     let card = Card::open(device)?;
     let pipe = Pipe::find(&card)?;
     let mover = Mover::open()?;
@@ -149,7 +227,10 @@ pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
     }
 
     let on_screen = move_hidden(&card, &pipe, &mover, &mut bufs, moves)?;
-    let on_screen = revoke_shown(&card, &pipe, &mover, &mut bufs, on_screen, revokes)?;
+    let mut on_screen = revoke_shown(&card, &pipe, &mover, &mut bufs, on_screen, revokes)?;
+    if race > 0 {
+        on_screen = race_flips(&card, &pipe, &mover, &mut bufs, race)?;
+    }
 
     let imports = if card.driver_name()? == "virtio_rs" {
         Some(debugfs_imports(device)?)
@@ -182,6 +263,6 @@ pub fn run(device: &str, moves: u32, revokes: u32) -> Res<()> {
             }
         }
     }
-    println!("moves: {moves}, revocations: {revokes}");
+    println!("moves: {moves}, revocations: {revokes}, racing flips: {race}");
     Ok(())
 }
