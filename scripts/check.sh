@@ -71,6 +71,9 @@ for g in $groups; do
 		guest kunit virtio_rs --kunit --blob true \
 			--expect-trace get_display_info --expect-trace get_edid ;;
 	e2e)
+		# make run's demo: the console, then vgem's buffers imported and
+		# shown in place (pixels and the trace checked by run-demo.sh).
+		run e2e:make-run "$TOP/scripts/run-demo.sh"
 		# Unloading the C driver sometimes warns "Memory manager not clean
 		# during takedown" (drm_vma_offset_manager): its fbdev buffer can
 		# still await the host's RESOURCE_UNREF answer. That is the
