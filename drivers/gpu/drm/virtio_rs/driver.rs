@@ -9,7 +9,8 @@ use crate::{
     gem::{
         Queue,
         ResourceIds,
-        Resources, //
+        Resources,
+        Shown, //
     },
     gpu::{
         DrmData,
@@ -23,7 +24,6 @@ use crate::{
         features,
         DisplayOne, //
     },
-    shown::ShownResources,
 };
 use kernel::{
     device::{
@@ -158,7 +158,7 @@ impl VirtioGpu {
         )?;
         display::init(&drm, has_edid)?;
         let resources = Arc::pin_init(Resources::new(), GFP_KERNEL)?;
-        let shown = Arc::pin_init(ShownResources::new(count)?, GFP_KERNEL)?;
+        let shown = Arc::pin_init(Shown::new(count)?, GFP_KERNEL)?;
         debugfs::add_files(&drm);
         let bound_queue = queue.clone();
         let drm_ref: ARef<VirtioDrmDevice> = (&*drm).into();

@@ -9,6 +9,7 @@ use crate::{
         Queue,
         ResourceIds,
         Resources,
+        Shown,
         VirtioObject, //
     },
     gpu::{
@@ -16,7 +17,6 @@ use crate::{
         VirtioDrmDevice,
         VirtioGpuDrm, //
     },
-    shown::ShownResources,
 };
 use kernel::{
     device::DeviceContext,
@@ -45,7 +45,7 @@ pub(crate) struct BoundData {
     pub(crate) resources: Arc<Resources>,
     #[pin]
     pub(crate) ids: ResourceIds,
-    pub(crate) shown: Arc<ShownResources>,
+    pub(crate) shown: Arc<Shown>,
 }
 
 pub(crate) struct File;

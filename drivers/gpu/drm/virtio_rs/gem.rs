@@ -74,6 +74,9 @@ pub(crate) type Queue = CommandQueue<Released<VirtioObject>>;
 /// A command of [`Queue`] prepared ahead, see [`CommandQueue::prepare_call`].
 pub(crate) type Call = PreparedCall<Released<VirtioObject>>;
 
+/// What the scanouts of a device show.
+pub(crate) type Shown = ShownResources<Released<VirtioObject>>;
+
 impl Hold for Released<VirtioObject> {
     fn resource_id(&self) -> u32 {
         self.resource_id
@@ -85,7 +88,7 @@ pub(crate) struct DumbTarget<'a> {
     pub(crate) queue: &'a Arc<Queue>,
     pub(crate) resources: &'a Arc<Resources>,
     pub(crate) ids: &'a ResourceIds,
-    pub(crate) shown: &'a Arc<ShownResources>,
+    pub(crate) shown: &'a Arc<Shown>,
 }
 
 /// Hands out host resource ids; 0 means "no resource" on the wire.
@@ -235,7 +238,7 @@ pub(crate) struct VirtioObject {
     host: Arc<HostState>,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
-    shown: Arc<ShownResources>,
+    shown: Arc<Shown>,
     /// For an imported buffer, while it is mapped: the fenced DETACH_BACKING for the exporter's
     /// next invalidation, prepared so that the invalidation allocates nothing. Taken under the
     /// buffer's reservation lock.
@@ -255,7 +258,7 @@ pub(crate) struct ObjectArgs {
     host: Arc<HostState>,
     queue: Arc<Queue>,
     resources: Arc<Resources>,
-    shown: Arc<ShownResources>,
+    shown: Arc<Shown>,
 }
 
 impl ObjectArgs {

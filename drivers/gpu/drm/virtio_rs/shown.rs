@@ -8,13 +8,14 @@
 //! off are prepared beforehand, since the exporter's invalidation must not allocate.
 
 use crate::{
-    gem::{
-        Call,
-        Queue, //
-    },
     protocol::{
         Rect,
         SetScanout, //
+    },
+    queue::{
+        CommandQueue,
+        Hold,
+        PreparedCall, //
     },
 };
 use kernel::{
@@ -27,28 +28,34 @@ use kernel::{
 };
 
 /// What one scanout shows.
-#[derive(Default)]
-struct Shown {
+struct Shown<H: Hold> {
     /// The resource on the scanout, 0 for none.
     resource: u32,
     /// SET_SCANOUT of this scanout to no resource, ready for the invalidation of an imported
     /// buffer on it.
-    off: Option<Call>,
+    off: Option<PreparedCall<H>>,
 }
 
-/// The resources the scanouts of a device show, and the commands that take them off.
+/// The resources the scanouts of a device show, and the commands of queue
+/// `CommandQueue<H>` that take them off.
 #[pin_data]
-pub(crate) struct ShownResources {
+pub(crate) struct ShownResources<H: Hold> {
     #[pin]
-    scanouts: Mutex<KVec<Shown>>,
+    scanouts: Mutex<KVec<Shown<H>>>,
 }
 
-impl ShownResources {
+impl<H: Hold> ShownResources<H> {
     /// The state of `count` scanouts that show nothing.
     pub(crate) fn new(count: usize) -> Result<impl PinInit<Self>> {
         let mut scanouts = KVec::with_capacity(count, GFP_KERNEL)?;
         for _ in 0..count {
-            scanouts.push(Shown::default(), GFP_KERNEL)?;
+            scanouts.push(
+                Shown {
+                    resource: 0,
+                    off: None,
+                },
+                GFP_KERNEL,
+            )?;
         }
         Ok(pin_init!(Self {
             scanouts <- new_mutex!(scanouts),
@@ -57,13 +64,13 @@ impl ShownResources {
 
     /// Locks the state: commands that change what a scanout shows are queued under it, so
     /// that they reach the device in the order the state changes.
-    pub(crate) fn lock(&self) -> ShownGuard<'_> {
+    pub(crate) fn lock(&self) -> ShownGuard<'_, H> {
         ShownGuard(self.scanouts.lock())
     }
 
     /// Makes sure that an imported buffer put on `scanout` can be taken off it again without
     /// allocating.
-    pub(crate) fn prepare_off(&self, queue: &Queue, scanout: u32) -> Result {
+    pub(crate) fn prepare_off(&self, queue: &CommandQueue<H>, scanout: u32) -> Result {
         if self.lock().has_off(scanout) {
             return Ok(());
         }
@@ -74,14 +81,14 @@ impl ShownResources {
 }
 
 /// The command that makes `scanout` show nothing.
-fn off_call(queue: &Queue, scanout: u32) -> Result<Call> {
+fn off_call<H: Hold>(queue: &CommandQueue<H>, scanout: u32) -> Result<PreparedCall<H>> {
     queue.prepare_call(&SetScanout::new(scanout, 0, Rect::new(0, 0, 0, 0)), false)
 }
 
 /// The locked state of the scanouts, see [`ShownResources::lock`].
-pub(crate) struct ShownGuard<'a>(MutexGuard<'a, KVec<Shown>>);
+pub(crate) struct ShownGuard<'a, H: Hold>(MutexGuard<'a, KVec<Shown<H>>>);
 
-impl ShownGuard<'_> {
+impl<H: Hold> ShownGuard<'_, H> {
     /// Records that `scanout` shows `resource` (0: nothing).
     pub(crate) fn set(&mut self, scanout: u32, resource: u32) {
         if let Some(shown) = self.0.get_mut(scanout as usize) {
@@ -95,7 +102,7 @@ impl ShownGuard<'_> {
             .is_some_and(|shown| shown.off.is_some())
     }
 
-    fn put_off(&mut self, scanout: u32, call: Call) {
+    fn put_off(&mut self, scanout: u32, call: PreparedCall<H>) {
         if let Some(shown) = self.0.get_mut(scanout as usize) {
             shown.off.get_or_insert(call);
         }
@@ -104,7 +111,7 @@ impl ShownGuard<'_> {
     /// Makes sure that `scanout` can be taken off an imported buffer without allocating,
     /// allocating under the lock if it cannot yet (`ENOMEM` then: the buffer must not be
     /// shown).
-    pub(crate) fn ensure_off(&mut self, queue: &Queue, scanout: u32) -> Result {
+    pub(crate) fn ensure_off(&mut self, queue: &CommandQueue<H>, scanout: u32) -> Result {
         if self.has_off(scanout) {
             return Ok(());
         }
@@ -116,7 +123,7 @@ impl ShownGuard<'_> {
     /// Takes resource `id` off every scanout that shows it: queues their prepared commands,
     /// without notifying the device (the caller's next command does, and runs after them).
     /// Allocates nothing. Returns the number of scanouts that could not be taken off it.
-    pub(crate) fn take_off(&mut self, queue: &Queue, id: u32) -> usize {
+    pub(crate) fn take_off(&mut self, queue: &CommandQueue<H>, id: u32) -> usize {
         let mut missed = 0;
         for shown in self.0.iter_mut().filter(|s| s.resource == id && id != 0) {
             match shown.off.take().map(|call| queue.queue_prepared(call)) {
