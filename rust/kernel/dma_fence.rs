@@ -309,6 +309,13 @@ impl<I: FenceIssuer> FenceTimeline<I> {
         })
     }
 
+    /// The sequence number that the next [`FenceTimeline::arm`] gives, if no other arm comes
+    /// in between: an issuer that orders its arms (e.g. under a lock) can write the number into
+    /// the work first, and arm the fence just before the device may see the work.
+    pub fn next_seqno(&self) -> u64 {
+        self.pending.lock().next_seqno
+    }
+
     /// Makes `slot` the timeline's next fence, with the next sequence number, and returns a
     /// reference to it. Never fails, nor allocates, nor sleeps.
     ///
@@ -480,6 +487,17 @@ mod tests {
         assert_eq!(b.status(), Ok(true));
         timeline.signal_through(c.seqno(), Ok(()));
         assert_eq!(c.wait_timeout(false, Delta::from_millis(1)), Ok(()));
+        Ok(())
+    }
+
+    #[test]
+    fn the_next_seqno_is_the_next_armed() -> Result {
+        let timeline = timeline()?;
+        let next = timeline.next_seqno();
+        assert_eq!(timeline.next_seqno(), next);
+        let fence = timeline.arm(timeline.alloc()?);
+        assert_eq!(fence.seqno(), next);
+        assert_eq!(timeline.next_seqno(), next + 1);
         Ok(())
     }
 

@@ -287,8 +287,8 @@ struct Events<H> {
     fences: SpinLock<FenceIds>,
     #[pin]
     timeline: FenceTimeline<ControlFences>,
-    /// Held from arming a fence until its command is in the ring, so that fenced commands
-    /// enter the ring in the order of their sequence numbers.
+    /// Held from naming a fence's sequence number in its command until the command is in the
+    /// ring, so that fenced commands enter the ring in the order of their sequence numbers.
     #[pin]
     fence_order: Mutex<()>,
     #[pin]
@@ -432,7 +432,8 @@ impl<H: Hold> CommandQueue<H> {
 
     /// Like [`Self::submit`]; a request that was not queued comes back with the error.
     ///
-    /// A fenced request's fence is armed first: should the request not be queued, the fence
+    /// A fenced request's fence is armed with the ring's lock held and room in the ring, just
+    /// before the request is added: should the add fail nonetheless (a broken ring), the fence
     /// stays pending, and is signalled with the next fence the device completes, or cancelled
     /// when the queue is revoked. Nobody but the caller could have waited for it.
     fn try_submit(
@@ -447,15 +448,59 @@ impl<H: Hold> CommandQueue<H> {
         let Some(slot) = request.fence.take() else {
             return self.add_waiting(queue, request, deadline).map(|()| None);
         };
-        // Held while waiting for room, too: no later fence may enter the ring first.
-        let _order = self.events.fence_order.lock();
-        let fence = self.events.timeline.arm(slot);
-        self.events.fences.lock().armed(fence.seqno());
-        if let Err(e) = CtrlHdr::set_fence_in(&mut request.command, fence.seqno()) {
-            return Err((e, request));
+        loop {
+            // Fenced commands enter the ring in the order of their sequence numbers: the number
+            // is named, and the fence armed, under one lock, not held while waiting for room.
+            let order = self.events.fence_order.lock();
+            let seqno = self.events.timeline.next_seqno();
+            if let Err(e) = CtrlHdr::set_fence_in(&mut request.command, seqno) {
+                request.fence = Some(slot);
+                return Err((e, request));
+            }
+            let notify = request.notify;
+            let prepared = match Prepared::new(request) {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    let mut request = e.buffer;
+                    request.fence = Some(slot);
+                    return Err((e.error, request));
+                }
+            };
+            let mut ring = queue.lock();
+            if ring.num_free() >= Request::<H>::MAX_DESCRIPTORS || ring.is_broken() {
+                // The device may see the command from the add on: its fence is pending first.
+                let fence = self.events.timeline.arm(slot);
+                self.events.fences.lock().armed(fence.seqno());
+                return match ring.add(prepared) {
+                    Ok(()) => {
+                        if notify {
+                            ring.kick();
+                        }
+                        Ok(Some(fence))
+                    }
+                    Err(e) => Err((e.error, e.buffer)),
+                };
+            }
+            drop(ring);
+            drop(order);
+            request = prepared.into_inner();
+            if let Err(e) = self.wait_room(queue, deadline) {
+                request.fence = Some(slot);
+                return Err((e, request));
+            }
         }
-        self.add_waiting(queue, request, deadline)
-            .map(|()| Some(fence))
+    }
+
+    /// Waits until `deadline` for room in `queue` (or for it to break), first notifying the
+    /// device: the ring may be full of commands queued without notifying it.
+    fn wait_room(&self, queue: &Virtqueue<Request<H>>, deadline: Deadline) -> Result {
+        queue.lock().kick();
+        // A broken or revoked queue never frees room: the caller tries again to get its error.
+        let room = || {
+            let queue = queue.lock();
+            queue.num_free() >= Request::<H>::MAX_DESCRIPTORS || queue.is_broken()
+        };
+        self.events.queue(queue.index()).wait(deadline, room)
     }
 
     /// Adds `request` to `queue`, waiting until `deadline` while the ring is full.
@@ -465,7 +510,6 @@ impl<H: Hold> CommandQueue<H> {
         mut request: KBox<Request<H>>,
         deadline: Deadline,
     ) -> core::result::Result<(), NotQueued<H>> {
-        let events = self.events.queue(queue.index());
         loop {
             let added = match Self::add(queue, request) {
                 Ok(()) => return Ok(()),
@@ -475,14 +519,7 @@ impl<H: Hold> CommandQueue<H> {
             if added.error != ENOSPC {
                 return Err((added.error, request));
             }
-            // The ring may be full of commands queued without notifying the device.
-            queue.lock().kick();
-            // A broken or revoked queue never frees room: try again to get its error.
-            let room = || {
-                let queue = queue.lock();
-                queue.num_free() >= Request::<H>::MAX_DESCRIPTORS || queue.is_broken()
-            };
-            if let Err(e) = events.wait(deadline, room) {
+            if let Err(e) = self.wait_room(queue, deadline) {
                 return Err((e, request));
             }
         }
