@@ -152,8 +152,12 @@ impl kms::DriverCrtc for Output {
     ) {
         with_bound(commit.device(), |bound, _| {
             let mut shown = bound.shown.lock();
-            let _ = (bound.queue).send(&SetScanout::new(crtc.scanout, 0, Rect::new(0, 0, 0, 0)));
-            shown.set(crtc.scanout, 0);
+            let off = Rect::new(0, 0, 0, 0);
+            shown.set(
+                crtc.scanout,
+                0,
+                bound.queue.send(&SetScanout::new(crtc.scanout, 0, off)),
+            );
         });
     }
 
@@ -168,8 +172,11 @@ impl kms::DriverCrtc for Output {
         let size = Rect::new(0, 0, mode.hdisplay().into(), mode.vdisplay().into());
         with_bound(dev, |bound, _| {
             let mut shown = bound.shown.lock();
-            let _ = bound.queue.send(&SetScanout::new(crtc.scanout, 0, size));
-            shown.set(crtc.scanout, 0);
+            shown.set(
+                crtc.scanout,
+                0,
+                bound.queue.send(&SetScanout::new(crtc.scanout, 0, size)),
+            );
         });
     }
 
@@ -239,7 +246,7 @@ impl kms::DriverPlane for OutputPlane {
         let crtc_state = commit.crtc_state(crtc)?;
         let is_cursor = plane.plane_type() == PlaneType::Cursor;
         if is_cursor {
-            check_cursor_size(commit.device(), new)?;
+            check_cursor_image(commit.device(), new)?;
         }
         new.check_plane_state(crtc_state, kms::Scaling::None, is_cursor, true)
     }
@@ -307,11 +314,21 @@ impl kms::DriverPlane for OutputPlane {
 const CURSOR_SIZE: u32 = 64;
 
 /// Refuses cursor images the device cannot show whole, unlike the C driver, which accepts them
-/// and lets the host crop.
-fn check_cursor_size(dev: &VirtioDrmDevice<drm::Ioctl>, state: &PlaneState<OutputPlane>) -> Result {
+/// and lets the host crop. Refuses imported ones too: the host reads a cursor image when the
+/// cursor queue names it, and that queue is not ordered with the control queue, so the image
+/// could not be taken away from the host before its exporter moves it.
+fn check_cursor_image(
+    dev: &VirtioDrmDevice<drm::Ioctl>,
+    state: &PlaneState<OutputPlane>,
+) -> Result {
     let Some(fb) = state.fb() else {
         return Ok(());
     };
+    if fb.gem_object(0).is_ok_and(|obj| obj.import().is_some()) {
+        let parent: &kernel::device::Device = dev.as_ref().as_ref();
+        dev_dbg!(parent, "imported cursor images are not supported\n");
+        return Err(EINVAL);
+    }
     if fb.width() > CURSOR_SIZE || fb.height() > CURSOR_SIZE {
         let parent: &kernel::device::Device = dev.as_ref().as_ref();
         dev_dbg!(
@@ -353,8 +370,8 @@ fn update_primary(
     let active = commit.new_crtc_state(output).is_some_and(|s| s.active());
     let (Some(fb), true) = (new.fb(), active) else {
         let mut shown = bound.shown.lock();
-        let _ = queue.send(&SetScanout::new(output.scanout, 0, src_pixels(new)));
-        shown.set(output.scanout, 0);
+        let queued = queue.send(&SetScanout::new(output.scanout, 0, src_pixels(new)));
+        shown.set(output.scanout, 0, queued);
         return;
     };
     let Some(damage) = new.damage_merged(old) else {
@@ -390,15 +407,15 @@ fn update_primary(
             output.scanout,
             id
         );
-        let _ = queue.send(&SetScanout::new(output.scanout, 0, Rect::new(0, 0, 0, 0)));
-        shown.set(output.scanout, 0);
+        let queued = queue.send(&SetScanout::new(output.scanout, 0, Rect::new(0, 0, 0, 0)));
+        shown.set(output.scanout, 0, queued);
         return;
     }
-    // A buffer attached again after a move must be named again: the host's scanout still
-    // points at the old mapping.
-    let reattached = obj.take_reattached();
+    // The scanout may show something else than the state says: a buffer the exporter moved
+    // was taken off it, and once attached again it must be named again (the host does not
+    // update its scanouts on attach).
     let changed = modeset
-        || reattached
+        || shown.resource(output.scanout) != id
         || old.fb().map(|f| f.as_raw()) != Some(fb.as_raw())
         || new.src_rect() != old.src_rect();
     if changed {
@@ -411,11 +428,12 @@ fn update_primary(
                 strides: [fb.pitch(0), fb.pitch(1), fb.pitch(2), fb.pitch(3)],
                 offsets: [fb.offset(0), fb.offset(1), fb.offset(2), fb.offset(3)],
             };
-            let _ = queue.queue(&SetScanoutBlob::new(output.scanout, id, src, &layout));
+            let queued = queue.queue(&SetScanoutBlob::new(output.scanout, id, src, &layout));
+            shown.set(output.scanout, id, queued);
         } else {
-            let _ = queue.queue(&SetScanout::new(output.scanout, id, src));
+            let queued = queue.queue(&SetScanout::new(output.scanout, id, src));
+            shown.set(output.scanout, id, queued);
         }
-        shown.set(output.scanout, id);
     }
     // As the C driver: a blob's flush is fenced and waited for, briefly (outside the lock),
     // so the host has read the buffer before the commit completes.

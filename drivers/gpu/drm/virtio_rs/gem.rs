@@ -244,9 +244,6 @@ pub(crate) struct VirtioObject {
     /// buffer's reservation lock.
     #[pin]
     detach: Mutex<Option<Call>>,
-    /// An imported buffer was attached again after an invalidation: the host does not update
-    /// the scanouts that show it, so the next update names it again (SET_SCANOUT_BLOB).
-    reattached: Atomic<bool>,
 }
 
 /// How to create a [`VirtioObject`].
@@ -332,7 +329,6 @@ impl gem::DriverObject for VirtioObject {
             resources: args.resources,
             shown: args.shown,
             detach <- new_mutex!(None),
-            reattached: Atomic::new(false),
         })
     }
 
@@ -401,12 +397,6 @@ impl VirtioObject {
             Ok(()) | Err(ENODEV) => (),
             Err(e) => self.queue.log_error("RESOURCE_DETACH_BACKING", id, e),
         }
-    }
-
-    /// Whether the buffer was attached again since this was last asked (see
-    /// [`pin_for_scanout`]).
-    pub(crate) fn take_reattached(&self) -> bool {
-        self.reattached.xchg(false, Relaxed)
     }
 
     pub(crate) fn dumb(&self) -> bool {
@@ -602,30 +592,34 @@ fn create_import_blob(
         })?;
         let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
         obj.host.set_mapped(Some(count));
-        // From the command on the host may hold the resource: it is released in any case.
+        // From the command on the host may hold the resource and the pages: both are released
+        // in any case, with the detach prepared here.
         obj.created.store(true, Release);
-        // Answered before the handle exists: a host that refuses (e.g. too many entries for its
-        // udmabuf list) fails the import with its error.
-        queue
-            .call_with(
-                &ResourceCreateBlob::guest(obj.resource_id, count, size),
-                &entries,
-            )
-            .inspect_err(|&e| {
-                // An error answer: the host made no resource, there is nothing to release.
-                if e != ETIMEDOUT && e != ENODEV {
-                    obj.created.store(false, Release);
-                }
-                dev_dbg!(
-                    drm.bound_device(),
-                    "import: RESOURCE_CREATE_BLOB of {} entries: {:?}\n",
-                    count,
-                    e
-                )
-            })?;
         *obj.detach.lock() = Some(detach);
-        obj.host.attached.store(true, Release);
-        Ok(())
+        // Answered before the handle exists: a host that refuses fails the import with its
+        // error.
+        let answered = queue.call_with(
+            &ResourceCreateBlob::guest(obj.resource_id, count, size),
+            &entries,
+        );
+        match answered {
+            Ok(_) => obj.host.attached.store(true, Release),
+            // No answer, or one that could not be read: the host may have made the resource
+            // and mapped the pages, so the release detaches them first.
+            Err(ETIMEDOUT | EPROTO) => obj.host.attached.store(true, Release),
+            // The device is gone, and everything it held with it.
+            Err(ENODEV) => (),
+            // An error answer (or the command was not sent): no resource to release.
+            Err(_) => obj.created.store(false, Release),
+        }
+        answered.map(|_| ()).inspect_err(|e| {
+            dev_dbg!(
+                drm.bound_device(),
+                "import: RESOURCE_CREATE_BLOB of {} entries: {:?}\n",
+                count,
+                e
+            )
+        })
     })();
     let _ = import.unpin(&guard);
     created
@@ -717,7 +711,6 @@ fn attach_again(
         &entries,
     )?;
     obj.host.attached.store(true, Release);
-    obj.reattached.store(true, Release);
     Ok(())
 }
 

@@ -89,11 +89,19 @@ fn off_call<H: Hold>(queue: &CommandQueue<H>, scanout: u32) -> Result<PreparedCa
 pub(crate) struct ShownGuard<'a, H: Hold>(MutexGuard<'a, KVec<Shown<H>>>);
 
 impl<H: Hold> ShownGuard<'_, H> {
-    /// Records that `scanout` shows `resource` (0: nothing).
-    pub(crate) fn set(&mut self, scanout: u32, resource: u32) {
-        if let Some(shown) = self.0.get_mut(scanout as usize) {
+    /// Records that `scanout` shows `resource` (0: nothing) if `queued`, the result of
+    /// queueing the command that shows it; else the host shows what it showed before.
+    pub(crate) fn set(&mut self, scanout: u32, resource: u32, queued: Result) {
+        if let (Some(shown), Ok(())) = (self.0.get_mut(scanout as usize), queued) {
             shown.resource = resource;
         }
+    }
+
+    /// The resource `scanout` shows (0: nothing, or an unknown scanout).
+    pub(crate) fn resource(&self, scanout: u32) -> u32 {
+        self.0
+            .get(scanout as usize)
+            .map_or(0, |shown| shown.resource)
     }
 
     fn has_off(&self, scanout: u32) -> bool {
