@@ -52,3 +52,8 @@ for name, r in results.items():
     print(f"{name:30} {c[0]:>10} {rs[0]:>12} {c[0] / rs[0]:>7.3f}"
           f" {c[1]:>10} {rs[1]:>10} {c[1] / rs[1]:>7.3f}")
 PY
+# The imports' memory entries, as the host gets them (virtio_rs' debugfs).
+{
+	echo "memory entries of the imported buffers (virtio_rs' debugfs):"
+	grep -h "^import:" "$TOP/out/bench-virtio_rs/drm-test.txt" | sed 's/^/  /'
+} | tee -a "$TOP/out/bench.txt"

@@ -2,12 +2,16 @@
 #
 # bench (make bench): tests/drm-test's `bench` on the virtio GPU's card: the
 # guest-side cost of atomic checks, cursor moves, damage flushes, framebuffer
-# creation and dumb buffer creation (drm-test.txt, "bench:" lines).
+# creation, dumb buffer creation and PRIME imports of the test exporter's
+# buffers (drm-test.txt, "bench:" lines).
 # harness.iterations=N and harness.rounds=R (--append) set the sizes.
 
+# The test exporter's buffers, for the cost of imports by size and layout.
+must modprobe -d "$MODROOT" dmabuf_mover
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 card=$(drm_test_card) || exit 1
 drm_test_run "" -- bench --device "$card" \
 	--iterations "$(param iterations 100)" --rounds "$(param rounds 9)"
 n=$(grep -c '^bench: ' "$RESULTS/drm-test.txt")
-[ "$n" -ge 6 ] || fail "drm-test bench printed $n results, expected 6"
+[ "$n" -ge 12 ] || fail "drm-test bench printed $n results, expected 12"
 pass "drm-test bench: $n operations measured"

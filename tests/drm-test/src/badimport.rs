@@ -17,6 +17,8 @@
 //! |                          |           |            | QEMU copies one it cannot map: the C |
 //! |                          |           |            | driver's import silently copies      |
 //! | import-contiguous-1080p  | success   | success    | 4 MiB blocks: a few entries          |
+//! | cursor-imported-image    | EINVAL    | success    | virtio_rs: the cursor queue is not   |
+//! | (TEST_ONLY)              |           |            | ordered with the detach of a move    |
 //! | flip-refused-mapping     | EBUSY     | EBUSY      | the exporter's errno, from prepare_fb|
 //! | unload-exporter-in-use   | EAGAIN    | EAGAIN     | the imported buffer holds the        |
 //! |                          |           |            | exporter's module                    |
@@ -110,6 +112,33 @@ pub fn run(device: &str) -> Res<()> {
         FbCmd2Flags::empty(),
     );
     c.check("addfb2-larger-than-buffer", r, want);
+
+    // An imported cursor image (TEST_ONLY).
+    if let Some(cursor) = &pipe.cursor {
+        let image = mover.create(64 * 64 * 4, 0x8020_4060, Layout::Pages)?;
+        let handle = import(&card, &image).map_err(|e| format!("importing 64x64: errno {e}"))?;
+        let layout = kms::Layout {
+            size: (64, 64),
+            format: DrmFourcc::Argb8888,
+            handle: drm::control::from_u32(handle).ok_or("GEM handle 0")?,
+            pitch: 64 * 4,
+            offset: 0,
+        };
+        let fb = card
+            .add_planar_framebuffer(&layout, FbCmd2Flags::empty())
+            .map_err(|e| {
+                format!(
+                    "ADDFB2 on the imported cursor image: {}",
+                    crate::describe(&e)
+                )
+            })?;
+        let mut req = AtomicModeReq::new();
+        cursor.show(&mut req, pipe.crtc, fb, kms::Placement::at(0, 0, 64, 64))?;
+        let r = card.atomic_commit(AtomicCommitFlags::TEST_ONLY, req);
+        let want = c.per_driver(Errno(libc::EINVAL), Success)?;
+        c.check("cursor-imported-image", errno(&r), want);
+        let _ = card.destroy_framebuffer(fb);
+    }
 
     // Kernel fences of the exporter that never signal.
     let stalled = mover.create(size, 0x00ff_00ff, Layout::Pages)?;

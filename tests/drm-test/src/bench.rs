@@ -13,7 +13,8 @@
 //! instruction while the guest runs, so these are instruction counts of the guest's kernel and
 //! of this program, not host seconds.
 
-use crate::kms::{self, make_fb, Card, Layout, Pipe, Placement};
+use crate::kms::{self, make_fb, Card, Layout as FbLayout, Pipe, Placement};
+use crate::mover::{Layout, Mover};
 use crate::pattern::cursor_fb;
 use crate::{Context, Res};
 use drm::buffer::{Buffer as _, DrmFourcc};
@@ -21,6 +22,7 @@ use drm::control::{
     atomic::AtomicModeReq, framebuffer, property, AtomicCommitFlags, ClipRect, Device as _,
     FbCmd2Flags,
 };
+use std::os::fd::AsFd;
 use std::time::Instant;
 
 /// Runs `op(i)` for i in 0..iterations, `rounds` times; prints and returns the median of the
@@ -65,8 +67,12 @@ fn measure_pair(
             second(i).map_err(|e| format!("{name2}, operation {i}: {e}"))?;
         }
         if r > 0 {
-            times.0.push((t1 - t0).as_nanos() as u64 / u64::from(iterations));
-            times.1.push(t1.elapsed().as_nanos() as u64 / u64::from(iterations));
+            times
+                .0
+                .push((t1 - t0).as_nanos() as u64 / u64::from(iterations));
+            times
+                .1
+                .push(t1.elapsed().as_nanos() as u64 / u64::from(iterations));
         }
     }
     report(name1, &times.0);
@@ -115,8 +121,18 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
     let mut req = pipe.modeset(blob, screen.fb, pipe.full_screen())?;
     let cursor_plane = pipe.cursor.as_ref().ok_or("no cursor plane")?;
     let cursor = cursor_fb(&card)?;
-    cursor_plane.show(&mut req, pipe.crtc, cursor.fb, Placement::at(100, 100, 64, 64))?;
-    kms::commit(&card, AtomicCommitFlags::ALLOW_MODESET, req, "modeset with a cursor")?;
+    cursor_plane.show(
+        &mut req,
+        pipe.crtc,
+        cursor.fb,
+        Placement::at(100, 100, 64, 64),
+    )?;
+    kms::commit(
+        &card,
+        AtomicCommitFlags::ALLOW_MODESET,
+        req,
+        "modeset with a cursor",
+    )?;
 
     // The atomic check of a full primary plane update (nothing is committed).
     measure("atomic-test-only", iterations, rounds, |_| {
@@ -147,7 +163,7 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
     let mut dumb = card
         .create_dumb_buffer((256, 256), DrmFourcc::Xrgb8888, 32)
         .ctx("DRM_IOCTL_MODE_CREATE_DUMB 256x256")?;
-    let layout = Layout {
+    let layout = FbLayout {
         size: (256, 256),
         format: DrmFourcc::Xrgb8888,
         handle: dumb.handle(),
@@ -162,12 +178,15 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
     })?;
     {
         // The buffer was usable all along.
-        let map = card.map_dumb_buffer(&mut dumb).ctx("mapping the dumb buffer")?;
+        let map = card
+            .map_dumb_buffer(&mut dumb)
+            .ctx("mapping the dumb buffer")?;
         if map.len() < 256 * 256 * 4 {
             return Err(format!("dumb buffer of {} bytes", map.len()).into());
         }
     }
-    card.destroy_dumb_buffer(dumb).ctx("DRM_IOCTL_MODE_DESTROY_DUMB")?;
+    card.destroy_dumb_buffer(dumb)
+        .ctx("DRM_IOCTL_MODE_DESTROY_DUMB")?;
 
     // 256x256 dumb buffers (host resources with their backing): `iterations` created, then
     // destroyed, timed apart.
@@ -191,5 +210,70 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
         create,
         destroy,
     )?;
+    if std::path::Path::new("/dev/dmabuf_mover").exists() {
+        bench_imports(&card, device, iterations, rounds)?;
+    }
+    Ok(())
+}
+
+/// The memory entries of the last import in virtio_rs' debugfs `resources` file of `device`.
+fn last_import_entries(device: &str) -> Res<u32> {
+    let minor = device.rsplit("card").next().unwrap_or_default();
+    let path = format!("/sys/kernel/debug/dri/{minor}/virtio_rs-resources");
+    let text = std::fs::read_to_string(&path).ctx(format!("reading {path}"))?;
+    let line = text
+        .lines()
+        .filter(|l| l.contains(" import "))
+        .last()
+        .ok_or(format!("{path}: no import"))?;
+    let mut words = line.split_whitespace();
+    words
+        .find(|w| *w == "entries")
+        .and(words.next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("{path}: no entry count in '{line}'").into())
+}
+
+/// The buffers whose import is measured: name, bytes, layout. The scattered ones have one
+/// memory entry per page, up to the host's limit of 1024; the contiguous ones a few.
+const IMPORTS: [(&str, u64, Layout); 6] = [
+    ("256p-scattered", 256 * 4096, Layout::Scattered),
+    ("512p-scattered", 512 * 4096, Layout::Scattered),
+    ("1024p-scattered", 1024 * 4096, Layout::Scattered),
+    ("720p-contiguous", 1280 * 720 * 4, Layout::Contiguous),
+    (
+        "1080p-contiguous",
+        (1920 * 1080 * 4 + 4095) / 4096 * 4096,
+        Layout::Contiguous,
+    ),
+    ("4k-contiguous", 3840 * 2160 * 4, Layout::Contiguous),
+];
+
+/// PRIME import and close of buffers of the test exporter (/dev/dmabuf_mover), by size and
+/// layout: `import-close-<name>`. The import makes the host resource; the close frees it (an
+/// import of a buffer the file still has would only look up its handle). A tenth of the
+/// iterations, these being large buffers.
+fn bench_imports(card: &Card, device: &str, iterations: u32, rounds: u32) -> Res<()> {
+    let mover = Mover::open()?;
+    let iterations = (iterations / 10).max(3);
+    for (name, size, layout) in IMPORTS {
+        let fd = mover.create(size, 0x0040_8020, layout)?;
+        // virtio_rs tells how many memory entries the host got.
+        if card.driver_name()? == "virtio_rs" {
+            let handle = card
+                .prime_fd_to_buffer(fd.as_fd())
+                .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?;
+            let entries = last_import_entries(device)?;
+            println!("import: {name} pages {} entries {entries}", size / 4096);
+            drm_ffi::gem::close(card.as_fd(), u32::from(handle)).ctx("DRM_IOCTL_GEM_CLOSE")?;
+        }
+        measure(&format!("import-close-{name}"), iterations, rounds, |_| {
+            let handle = card
+                .prime_fd_to_buffer(fd.as_fd())
+                .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?;
+            drm_ffi::gem::close(card.as_fd(), u32::from(handle)).ctx("DRM_IOCTL_GEM_CLOSE")?;
+            Ok(())
+        })?;
+    }
     Ok(())
 }
