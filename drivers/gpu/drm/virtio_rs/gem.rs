@@ -530,7 +530,7 @@ const IMPORT_FENCE_WAIT: Delta = Delta::from_secs(2);
 fn merged_entries(
     segments: impl Iterator<Item = (DmaAddress, ResourceSize)>,
 ) -> Result<KVec<MemEntry>> {
-    let mut entries: KVec<(u64, u32)> = KVec::new();
+    let mut entries: KVec<MemEntry> = KVec::new();
     for (addr, len) in segments {
         let addr = u64::from(addr);
         let len = u32::try_from(len).map_err(|_| EINVAL)?;
@@ -539,21 +539,18 @@ fn merged_entries(
             return Err(EINVAL);
         }
         if let Some(last) = entries.last_mut() {
-            let last_end = last.0 + u64::from(last.1);
-            if last_end == addr {
-                if let Some(merged) = last.1.checked_add(len) {
-                    last.1 = merged;
+            let (last_addr, last_len) = last.parts();
+            // The previous entry was checked: its end does not overflow.
+            if last_addr + u64::from(last_len) == addr {
+                if let Some(merged) = last_len.checked_add(len) {
+                    *last = MemEntry::new(last_addr, merged);
                     continue;
                 }
             }
         }
-        entries.push((addr, len), GFP_KERNEL)?;
+        entries.push(MemEntry::new(addr, len), GFP_KERNEL)?;
     }
-    let mut out = KVec::with_capacity(entries.len(), GFP_KERNEL)?;
-    for (addr, len) in entries {
-        out.push(MemEntry::new(addr, len), GFP_KERNEL)?;
-    }
-    Ok(out)
+    Ok(entries)
 }
 
 /// Makes the host blob of the imported buffer `obj`: under the buffer's reservation lock, pins
