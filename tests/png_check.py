@@ -12,7 +12,8 @@
                                        to each further one in turn
     png_check.py import-trace TRACE N  the last N blobs created in trace.log (the imports)
                                        were shown (SET_SCANOUT_BLOB) and flushed, never
-                                       uploaded (TRANSFER_TO_HOST_2D), and unreferenced
+                                       uploaded (TRANSFER_TO_HOST_2D), then detached
+                                       (DETACH_BACKING) and unreferenced
     png_check.py shown DRMTEST.txt DIR every "shown TAG RRGGBB" line drm-test printed: the
                                        screendump DIR/shot-TAG.png is that colour, whole
     png_check.py move-trace TRACE N[+] N (N+: at least N) moves in trace.log, each a
@@ -242,8 +243,8 @@ TRACE_CMD_RE = re.compile(r"virtio_gpu_cmd_(\w+) .*?res 0x([0-9a-f]+)")
 
 def check_import_trace(path, count):
     """The last `count` resources created with RESOURCE_CREATE_BLOB (drm-test's imports, made
-    after fbdev's buffer) were scanned out and flushed without any upload, and unreferenced
-    when the program closed the device."""
+    after fbdev's buffer) were scanned out and flushed without any upload, then detached and
+    unreferenced when the program closed the device."""
     cmds = {}
     created = []
     with open(path, errors="replace") as f:
@@ -259,9 +260,13 @@ def check_import_trace(path, count):
         return f"{path}: {len(created)} blobs created, expected at least {count} imports"
     for res in created[-count:]:
         seen = cmds[res]
-        for want in ("set_scanout_blob", "res_flush", "res_unref"):
+        for want in ("set_scanout_blob", "res_flush", "res_back_detach", "res_unref"):
             if want not in seen:
                 return f"{path}: imported resource {res:#x} had no {want}"
+        # At teardown the host lets go of the pages, then of the resource.
+        if seen[-2:] != ["res_back_detach", "res_unref"]:
+            return f"{path}: imported resource {res:#x} ended with {seen[-2:]}, not a detach " \
+                   "and its unref"
         if "res_xfer_toh_2d" in seen or "res_back_attach" in seen:
             return f"{path}: imported resource {res:#x} was copied to the host ({seen})"
     return None
