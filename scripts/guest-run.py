@@ -751,7 +751,7 @@ class Run:
         if problems:
             reasons.append(f"kernel problem report: {problems[0]}")
         if self.args.sanitizer:
-            why = kmemleak_verdict(out, verdict)
+            why = kmemleak_verdict(out, verdict, self.args.kernel)
             if why:
                 reasons.append(why)
         counts = trace_summary(out)
@@ -880,7 +880,7 @@ def parse_args(argv):
     return args
 
 
-def kmemleak_verdict(out, verdict):
+def kmemleak_verdict(out, verdict, kernel=KERNEL):
     """Why the guest's kmemleak scan (kmemleak.txt, written after the
     scenario) fails the run, or None."""
     path = os.path.join(out, "kmemleak.txt")
@@ -895,10 +895,13 @@ def kmemleak_verdict(out, verdict):
         return text.strip()
     records = ["unreferenced object" + r for r in text.split("unreferenced object")[1:]]
     windows = kmemleak_excused(out)
+    hz = kernel_hz(kernel)
     counted = []
     for record in records:
         m = re.search(r"jiffies (\d+)", record)
-        owner = m and next((tag for lo, hi, tag in windows if lo <= int(m[1]) <= hi), None)
+        # Seconds since boot: jiffies start 300 s before wrapping 32 bits (INITIAL_JIFFIES).
+        at = m and (int(m[1]) - (2**32 - 300 * hz)) / hz
+        owner = m and next((tag for lo, hi, tag in windows if lo <= at <= hi), None)
         if owner:
             log(f"kmemleak: an object allocated while {owner} was bound, not counted: "
                 f"{record.splitlines()[0].strip()}")
@@ -911,18 +914,34 @@ def kmemleak_verdict(out, verdict):
 
 
 def kmemleak_excused(out):
-    """The jiffies windows (from, to, tag) whose allocations belong to another driver
-    (kmemleak-excused.txt, written by the guest's kmemleak_excuse)."""
+    """The windows (from, to, tag), in seconds since boot, whose allocations belong to
+    another driver (kmemleak-excused.txt, written by the guest's kmemleak_excuse)."""
     windows = []
     try:
         with open(os.path.join(out, "kmemleak-excused.txt"), errors="replace") as f:
             for line in f:
                 parts = line.split()
-                if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
-                    windows.append((int(parts[0]), int(parts[1]), parts[2]))
+                try:
+                    windows.append((float(parts[0]), float(parts[1]), parts[2]))
+                except (IndexError, ValueError):
+                    continue
     except OSError:
         pass
     return windows
+
+
+def kernel_hz(kernel):
+    """CONFIG_HZ of the kernel image `kernel` (from the .config of its build folder,
+    three levels up from arch/x86/boot/bzImage); 250 if it cannot be read."""
+    config = os.path.join(os.path.dirname(kernel), "..", "..", "..", ".config")
+    try:
+        with open(config, errors="replace") as f:
+            for line in f:
+                if line.startswith("CONFIG_HZ="):
+                    return int(line.split("=", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return 250
 
 
 def qemu_death(out):

@@ -280,20 +280,14 @@ kmemleak_scan() {
 	log "kmemleak: $(grep -c 'unreferenced object' "$RESULTS/kmemleak.txt") unreferenced object(s)"
 }
 
-# The kernel's jiffies now: kmemleak stamps each object with those of its
-# allocation. Empty without /proc/timer_list.
-jiffies_now() {
-	sed -n 's/^jiffies: *\([0-9]*\).*/\1/p' /proc/timer_list 2>/dev/null | head -n 1
-}
-
-# kmemleak_excuse TAG FROM: objects allocated from jiffies FROM until now
-# belong to TAG (e.g. the other driver, loaded and unloaded meanwhile): if a
-# later scan finds them (kmemleak may see a stale reference for a while), the
-# runner logs them as TAG's instead of failing the run.
+# kmemleak_excuse TAG FROM: objects allocated from uptime FROM (seconds, as
+# uptime_s prints it) until now belong to TAG (e.g. the other driver, loaded
+# and unloaded meanwhile): if a later scan finds them (kmemleak may see a
+# stale reference for a while), the runner logs them as TAG's instead of
+# failing the run.
 kmemleak_excuse() {
-	_to=$(jiffies_now)
-	[ -n "$KMEMLEAK" ] && [ -n "$RESULTS" ] && [ -n "$2" ] && [ -n "$_to" ] || return 0
-	echo "$2 $_to $1" >> "$RESULTS/kmemleak-excused.txt"
+	[ -n "$KMEMLEAK" ] && [ -n "$RESULTS" ] && [ -n "$2" ] || return 0
+	echo "$2 $(uptime_s) $1" >> "$RESULTS/kmemleak-excused.txt"
 }
 
 # Scan for leaks now, for the part of a scenario that just ended: prints the

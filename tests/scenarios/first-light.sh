@@ -57,7 +57,7 @@ unload "$DRIVER"
 leaks=$(kmemleak_phase "$DRIVER")
 [ "$leaks" = 0 ] ||
 	fail "$leaks object(s) leaked by $DRIVER's first binding (kmemleak-$DRIVER.txt)"
-other_from=$(jiffies_now)
+other_from=$(uptime_s)
 must modprobe -d "$MODROOT" "$other"
 expect_bound "$other"
 expect_display "$other" 1
