@@ -6,9 +6,11 @@
 //! completes work in order) owns a [`FenceTimeline`]: it allocates a [`FenceSlot`] before it
 //! submits a piece of work (so that submission itself cannot fail for want of memory), arms the
 //! slot when the work enters the device's queue, which gives the fence the next sequence number
-//! of the timeline, and signals the fences in order as the device reports completions. Only the
-//! timeline signals its fences; when it is dropped, the fences still pending are signalled with
-//! an error.
+//! of the timeline, and signals the fences in order as the device reports completions. Arming
+//! needs an [`Arming`] guard, held by one thread at a time, under which the sequence number of
+//! the next fence is known before it is armed (to be named in the work). Only the timeline
+//! signals its fences; when it is dropped, the fences still pending are signalled with an
+//! error.
 //!
 //! The fences are independent of the issuer's module once signalled (their operations have no
 //! `release` or `wait`, so the DMA fence core detaches them and frees them itself). A timeline
@@ -34,6 +36,7 @@ use crate::{
             AlwaysRefCounted, //
         },
         Mutex,
+        MutexGuard,
         SpinLock, //
     },
     time::{
@@ -188,11 +191,14 @@ unsafe impl<I: FenceIssuer> Sync for FenceSlot<I> {}
 ///
 /// `head` is null or the first of a list of initialised fences linked through `next` ending in
 /// `tail` (null only with `head`); each holds a reference owned by the list, and their sequence
-/// numbers increase along the list. `next_seqno` is larger than every armed fence's.
+/// numbers increase along the list. `next_seqno` is larger than every armed fence's, and than
+/// `completed`, the largest sequence number completed so far (0 for none); every fence on the
+/// list has a sequence number above `completed`.
 struct Pending {
     head: *mut RawFence,
     tail: *mut RawFence,
     next_seqno: u64,
+    completed: u64,
 }
 
 // SAFETY: The fences of the list may be signalled and released from any thread.
@@ -209,6 +215,7 @@ impl Pending {
                 head: ptr::null_mut(),
                 tail: ptr::null_mut(),
                 next_seqno: 1,
+                completed: 0,
             },
             "FenceTimeline::pending"
         )
@@ -216,6 +223,36 @@ impl Pending {
 
     fn new_order_lock() -> impl PinInit<Mutex<()>> {
         new_mutex!((), "FenceTimeline::signalling")
+    }
+
+    fn new_arming_lock() -> impl PinInit<Mutex<()>> {
+        new_mutex!((), "FenceTimeline::arming")
+    }
+}
+
+/// The right to arm the fences of a [`FenceTimeline`], held by one thread at a time (see
+/// [`FenceTimeline::arming`]): while it lives, [`Arming::next_seqno`] is the sequence number
+/// that the next [`Arming::arm`] gives.
+pub struct Arming<'a, I: FenceIssuer> {
+    timeline: &'a FenceTimeline<I>,
+    _arming: MutexGuard<'a, ()>,
+}
+
+impl<I: FenceIssuer> Arming<'_, I> {
+    /// The sequence number of the next fence armed: an issuer can name it in its work (e.g. a
+    /// command's fence id) before it arms the fence, just before the device may see the work.
+    pub fn next_seqno(&self) -> u64 {
+        self.timeline.pending.lock().next_seqno
+    }
+
+    /// Makes `slot` the timeline's next fence, with sequence number [`Arming::next_seqno`], and
+    /// returns a reference to it. Never fails, nor allocates, nor sleeps.
+    ///
+    /// Arm fences in the order the device will complete their work (e.g. while holding the
+    /// lock that orders submissions to its queue): [`FenceTimeline::signal_through`] relies on
+    /// it.
+    pub fn arm(&self, slot: FenceSlot<I>) -> ARef<Fence> {
+        self.timeline.arm(slot)
     }
 }
 
@@ -243,7 +280,11 @@ impl Pending {
 ///
 /// // Before submitting: the memory. When the work enters the ring: the sequence number.
 /// let slot = timeline.alloc()?;
-/// let fence = timeline.arm(slot);
+/// let arming = timeline.arming();
+/// let seqno = arming.next_seqno();
+/// let fence = arming.arm(slot);
+/// assert_eq!(fence.seqno(), seqno);
+/// drop(arming);
 /// assert!(!fence.is_signaled());
 ///
 /// // The device completed everything up to this fence.
@@ -260,6 +301,9 @@ pub struct FenceTimeline<I: FenceIssuer> {
     /// Held while fences are signalled, so that they are signalled in order.
     #[pin]
     signalling: Mutex<()>,
+    /// Held by [`Arming`]: fences are armed by one thread at a time.
+    #[pin]
+    arming: Mutex<()>,
     _issuer: PhantomData<fn() -> I>,
 }
 
@@ -292,6 +336,7 @@ impl<I: FenceIssuer> FenceTimeline<I> {
             context,
             pending <- Pending::new_lock(),
             signalling <- Pending::new_order_lock(),
+            arming <- Pending::new_arming_lock(),
             _issuer: PhantomData,
         })
     }
@@ -309,19 +354,23 @@ impl<I: FenceIssuer> FenceTimeline<I> {
         })
     }
 
-    /// The sequence number that the next [`FenceTimeline::arm`] gives, if no other arm comes
-    /// in between: an issuer that orders its arms (e.g. under a lock) can write the number into
-    /// the work first, and arm the fence just before the device may see the work.
-    pub fn next_seqno(&self) -> u64 {
-        self.pending.lock().next_seqno
+    /// Takes the right to arm fences, waiting for the thread that holds it. May sleep.
+    pub fn arming(&self) -> Arming<'_, I> {
+        Arming {
+            timeline: self,
+            _arming: self.arming.lock(),
+        }
     }
 
-    /// Makes `slot` the timeline's next fence, with the next sequence number, and returns a
-    /// reference to it. Never fails, nor allocates, nor sleeps.
-    ///
-    /// Arm fences in the order the device will complete their work (e.g. while holding the lock
-    /// that orders submissions to its queue): [`FenceTimeline::signal_through`] relies on it.
-    pub fn arm(&self, slot: FenceSlot<I>) -> ARef<Fence> {
+    /// The last sequence number armed and the last one completed (0 for none), e.g. for
+    /// debugging output.
+    pub fn seqnos(&self) -> (u64, u64) {
+        let pending = self.pending.lock();
+        (pending.next_seqno - 1, pending.completed)
+    }
+
+    /// See [`Arming::arm`]; the caller holds the arming lock.
+    fn arm(&self, slot: FenceSlot<I>) -> ARef<Fence> {
         let raw = KBox::into_raw(slot.raw).cast::<RawFence>();
         let mut pending = self.pending.lock();
         let seqno = pending.next_seqno;
@@ -357,14 +406,17 @@ impl<I: FenceIssuer> FenceTimeline<I> {
     }
 
     /// Signals the pending fences up to sequence number `seqno`: fence `seqno` itself with
-    /// `result`, the earlier ones without error (the device completed them first). Fences the
-    /// timeline never armed, or already signalled (e.g. by a concurrent call for a later
-    /// sequence number, which signals this one without error), are left alone. May sleep;
+    /// `result`, the earlier ones without error (the device completed them first). Returns
+    /// whether that was news: a sequence number the timeline never armed (e.g. from a
+    /// misbehaving device) changes nothing, nor does one completed already (e.g. through a
+    /// concurrent call for a later one, which signals this fence without error). May sleep;
     /// fences are signalled in order, also across concurrent calls. Must not be called from the
     /// callback of one of the timeline's fences.
-    pub fn signal_through(&self, seqno: u64, result: Result) {
+    pub fn signal_through(&self, seqno: u64, result: Result) -> bool {
         let _order = self.signalling.lock();
-        let mut fence = self.take_through(seqno);
+        let Some(mut fence) = self.take_through(Some(seqno)) else {
+            return false;
+        };
         while let Some(raw) = NonNull::new(fence) {
             let raw = raw.as_ptr();
             // SAFETY: `raw` is a fence taken off the pending list, linked to the next taken one,
@@ -376,13 +428,14 @@ impl<I: FenceIssuer> FenceTimeline<I> {
             // SAFETY: The fence is unsignalled and the list's reference is ours now.
             unsafe { Self::signal(raw, error) };
         }
+        true
     }
 
     /// Signals all pending fences with `error` (e.g. the device was reset and will never
     /// complete their work). May sleep.
     pub fn cancel_all(&self, error: Error) {
         let _order = self.signalling.lock();
-        let mut fence = self.take_through(u64::MAX);
+        let mut fence = self.take_through(None).unwrap_or(ptr::null_mut());
         while let Some(raw) = NonNull::new(fence) {
             let raw = raw.as_ptr();
             // SAFETY: As in `signal_through`.
@@ -392,10 +445,19 @@ impl<I: FenceIssuer> FenceTimeline<I> {
         }
     }
 
-    /// Takes the pending fences up to sequence number `seqno` off the list, and returns the
-    /// first of them, linked to the others through `next` (null if none).
-    fn take_through(&self, seqno: u64) -> *mut RawFence {
+    /// Completes the sequence numbers up to `seqno` (`None`: all armed ones): takes their
+    /// pending fences off the list, and returns the first of them, linked to the others through
+    /// `next` (null if none); `None` if `seqno` was never armed or was completed already.
+    fn take_through(&self, seqno: Option<u64>) -> Option<*mut RawFence> {
         let mut pending = self.pending.lock();
+        let armed = pending.next_seqno - 1;
+        let seqno = seqno.unwrap_or(armed);
+        if seqno > armed || seqno <= pending.completed {
+            return None;
+        }
+        // INVARIANT: `seqno` was armed, so it is below `next_seqno`; the fences up to it leave
+        // the list below.
+        pending.completed = seqno;
         let first = pending.head;
         let mut last: *mut RawFence = ptr::null_mut();
         let mut raw = first;
@@ -409,7 +471,7 @@ impl<I: FenceIssuer> FenceTimeline<I> {
             raw = unsafe { (*raw).next };
         }
         if last.is_null() {
-            return ptr::null_mut();
+            return Some(ptr::null_mut());
         }
         // INVARIANT: The list keeps the fences after `last`, in order.
         pending.head = raw;
@@ -418,7 +480,7 @@ impl<I: FenceIssuer> FenceTimeline<I> {
         }
         // SAFETY: `last` is one of the taken fences; ending their chain there.
         unsafe { (*last).next = ptr::null_mut() };
-        first
+        Some(first)
     }
 
     /// Signals `raw`'s fence, with `error` if any, and drops a reference to it.
@@ -470,7 +532,9 @@ mod tests {
     fn fences_signal_in_order() -> Result {
         let timeline = timeline()?;
         let slots = [timeline.alloc()?, timeline.alloc()?, timeline.alloc()?];
-        let [a, b, c] = slots.map(|slot| timeline.arm(slot));
+        let arming = timeline.arming();
+        let [a, b, c] = slots.map(|slot| arming.arm(slot));
+        drop(arming);
         assert!(a.seqno() < b.seqno() && b.seqno() < c.seqno());
         assert_eq!(a.context(), timeline.context());
 
@@ -493,19 +557,37 @@ mod tests {
     #[test]
     fn the_next_seqno_is_the_next_armed() -> Result {
         let timeline = timeline()?;
-        let next = timeline.next_seqno();
-        assert_eq!(timeline.next_seqno(), next);
-        let fence = timeline.arm(timeline.alloc()?);
+        let arming = timeline.arming();
+        let next = arming.next_seqno();
+        assert_eq!(arming.next_seqno(), next);
+        let fence = arming.arm(timeline.alloc()?);
         assert_eq!(fence.seqno(), next);
-        assert_eq!(timeline.next_seqno(), next + 1);
+        assert_eq!(arming.next_seqno(), next + 1);
+        drop(arming);
+        assert_eq!(timeline.seqnos(), (next, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn only_armed_seqnos_complete() -> Result {
+        let timeline = timeline()?;
+        let a = timeline.arming().arm(timeline.alloc()?);
+        // A device reporting a number never armed (past the last one) completes nothing.
+        assert!(!timeline.signal_through(a.seqno() + 1, Ok(())));
+        assert_eq!(a.status(), Ok(false));
+        assert!(timeline.signal_through(a.seqno(), Ok(())));
+        assert_eq!(a.status(), Ok(true));
+        // Once completed, the same number is no news.
+        assert!(!timeline.signal_through(a.seqno(), Ok(())));
+        assert_eq!(timeline.seqnos(), (a.seqno(), a.seqno()));
         Ok(())
     }
 
     #[test]
     fn errors_reach_their_fence_only() -> Result {
         let timeline = timeline()?;
-        let a = timeline.arm(timeline.alloc()?);
-        let b = timeline.arm(timeline.alloc()?);
+        let a = timeline.arming().arm(timeline.alloc()?);
+        let b = timeline.arming().arm(timeline.alloc()?);
         timeline.signal_through(b.seqno(), Err(EIO));
         assert_eq!(a.status(), Ok(true));
         assert_eq!(b.status(), Err(EIO));
@@ -515,7 +597,7 @@ mod tests {
     #[test]
     fn dropped_timelines_cancel_their_fences() -> Result {
         let timeline = timeline()?;
-        let armed = timeline.arm(timeline.alloc()?);
+        let armed = timeline.arming().arm(timeline.alloc()?);
         // Allocated, never armed: only memory, freed with the slot.
         let unarmed = timeline.alloc()?;
         drop(unarmed);
@@ -527,11 +609,11 @@ mod tests {
     #[test]
     fn cancelled_fences_report_the_reason() -> Result {
         let timeline = timeline()?;
-        let a = timeline.arm(timeline.alloc()?);
+        let a = timeline.arming().arm(timeline.alloc()?);
         timeline.cancel_all(ENODEV);
         assert_eq!(a.status(), Err(ENODEV));
         // The timeline goes on with later fences.
-        let b = timeline.arm(timeline.alloc()?);
+        let b = timeline.arming().arm(timeline.alloc()?);
         assert!(b.seqno() > a.seqno());
         assert_eq!(b.status(), Ok(false));
         Ok(())

@@ -316,7 +316,7 @@ mod tests {
     fn waits_follow_the_fences() -> Result {
         let resv = KBox::pin_init(DmaResv::new(), GFP_KERNEL)?;
         let timeline = Arc::pin_init(FenceTimeline::<Test>::new(), GFP_KERNEL)?;
-        let write = timeline.arm(timeline.alloc()?);
+        let write = timeline.arming().arm(timeline.alloc()?);
         {
             let mut guard = resv.lock();
             guard.assert_held();

@@ -143,16 +143,15 @@ impl<H: Hold> Request<H> {
         let len = usize::try_from(len).map_or(self.response.len(), |l| l.min(self.response.len()));
         if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(&self.response[..len]) {
             if let Some(id) = hdr.fence() {
-                // Ids the driver never armed (a misbehaving host) are ignored.
-                if dequeue.events.fences.lock().signal(id) {
-                    let result = match hdr.type_() {
-                        t if t >= protocol::ctrl_type::RESP_ERR_UNSPEC => {
-                            Err(protocol::response_error(t))
-                        }
-                        _ => Ok(()),
-                    };
-                    dequeue.events.timeline.signal_through(id, result);
-                }
+                let result = match hdr.type_() {
+                    t if t >= protocol::ctrl_type::RESP_ERR_UNSPEC => {
+                        Err(protocol::response_error(t))
+                    }
+                    _ => Ok(()),
+                };
+                // The fence id is the sequence number; the timeline ignores ids it never armed
+                // (a misbehaving host).
+                dequeue.events.timeline.signal_through(id, result);
             }
         }
         match self.reply {
@@ -180,32 +179,6 @@ impl FenceIssuer for ControlFences {
 
 /// A fence of the control queue, allocated before its command is sent.
 pub(crate) type FenceMemory = FenceSlot<ControlFences>;
-
-/// The fence ids of the control queue: a fence's id on the wire is its sequence number, handed
-/// out in ring order, and the device signals them in that order, so one number tells which
-/// are done.
-#[derive(Default)]
-struct FenceIds {
-    emitted: u64,
-    signalled: u64,
-}
-
-impl FenceIds {
-    /// Fence `id` was armed, the latest so far.
-    fn armed(&mut self, id: u64) {
-        self.emitted = self.emitted.max(id);
-    }
-
-    /// The device completed fence `id`, and hence all earlier ones: whether that is news. Ids
-    /// never armed (a misbehaving host) are ignored.
-    fn signal(&mut self, id: u64) -> bool {
-        if id <= self.emitted && id > self.signalled {
-            self.signalled = id;
-            return true;
-        }
-        false
-    }
-}
 
 /// What the submitters of one queue wait for: room in the ring, answers, fences. Notified
 /// whenever the device gave buffers of this queue back, and when the queue was revoked.
@@ -283,14 +256,12 @@ struct Events<H> {
     control: QueueEvents,
     #[pin]
     cursor: QueueEvents,
-    #[pin]
-    fences: SpinLock<FenceIds>,
+    /// The fences of the control queue: a fence's id on the wire is its sequence number, and
+    /// fenced commands enter the ring in the order of their sequence numbers (each is named
+    /// and armed under one [`kernel::dma_fence::Arming`]), which is the order the device
+    /// completes them in.
     #[pin]
     timeline: FenceTimeline<ControlFences>,
-    /// Held from naming a fence's sequence number in its command until the command is in the
-    /// ring, so that fenced commands enter the ring in the order of their sequence numbers.
-    #[pin]
-    fence_order: Mutex<()>,
     #[pin]
     parking: Mutex<Parking<H>>,
 }
@@ -393,9 +364,7 @@ impl<H: Hold> CommandQueue<H> {
             pin_init!(Events {
                 control <- QueueEvents::new(),
                 cursor <- QueueEvents::new(),
-                fences <- new_spinlock!(FenceIds::default()),
                 timeline <- FenceTimeline::new(),
-                fence_order <- new_mutex!(()),
                 parking <- new_mutex!(Parking::default()),
             }),
             GFP_KERNEL,
@@ -450,9 +419,9 @@ impl<H: Hold> CommandQueue<H> {
         };
         loop {
             // Fenced commands enter the ring in the order of their sequence numbers: the number
-            // is named, and the fence armed, under one lock, not held while waiting for room.
-            let order = self.events.fence_order.lock();
-            let seqno = self.events.timeline.next_seqno();
+            // is named, and the fence armed, under one `Arming`, not held while waiting for room.
+            let arming = self.events.timeline.arming();
+            let seqno = arming.next_seqno();
             if let Err(e) = CtrlHdr::set_fence_in(&mut request.command, seqno) {
                 request.fence = Some(slot);
                 return Err((e, request));
@@ -469,8 +438,7 @@ impl<H: Hold> CommandQueue<H> {
             let mut ring = queue.lock();
             if ring.num_free() >= Request::<H>::MAX_DESCRIPTORS || ring.is_broken() {
                 // The device may see the command from the add on: its fence is pending first.
-                let fence = self.events.timeline.arm(slot);
-                self.events.fences.lock().armed(fence.seqno());
+                let fence = arming.arm(slot);
                 return match ring.add(prepared) {
                     Ok(()) => {
                         if notify {
@@ -482,7 +450,7 @@ impl<H: Hold> CommandQueue<H> {
                 };
             }
             drop(ring);
-            drop(order);
+            drop(arming);
             request = prepared.into_inner();
             if let Err(e) = self.wait_room(queue, deadline) {
                 request.fence = Some(slot);
@@ -825,8 +793,7 @@ impl<H: Hold> CommandQueue<H> {
 
     /// The last fence emitted and the last the device signalled.
     pub(crate) fn fence_ids(&self) -> (u64, u64) {
-        let fences = self.events.fences.lock();
-        (fences.emitted, fences.signalled)
+        self.events.timeline.seqnos()
     }
 
     /// Sends a cursor command; the cursor queue has no responses to wait for.
@@ -1016,28 +983,5 @@ mod tests {
         assert_eq!(waker.events.wait(past, || true), Ok(()));
         assert_eq!(waker.events.wait(past, || false), Err(ETIMEDOUT));
         Ok(())
-    }
-
-    #[test]
-    fn fence_ids_signal_in_order() {
-        let mut f = FenceIds::default();
-        f.armed(1);
-        f.armed(2);
-        f.armed(3);
-        assert!(f.signal(2));
-        assert_eq!((f.emitted, f.signalled), (3, 2));
-        // Older completions never move backwards.
-        assert!(!f.signal(1));
-        assert_eq!(f.signalled, 2);
-        assert!(f.signal(3));
-    }
-
-    #[test]
-    fn unknown_fences_are_ignored() {
-        let mut f = FenceIds::default();
-        f.armed(1);
-        assert!(!f.signal(6));
-        assert!(!f.signal(0));
-        assert_eq!(f.signalled, 0);
     }
 }
