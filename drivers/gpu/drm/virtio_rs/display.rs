@@ -395,10 +395,15 @@ fn update_primary(
     // Scanout changes and flushes are queued under the lock of what the scanouts show, so
     // that an exporter's invalidation either comes first (then the buffer is not shown) or
     // takes it off the scanout after them.
+    // An imported buffer is shown only if it can be taken off again without allocating;
+    // prepare_fb prepared that, unless this update is the second of its state. Allocated here,
+    // outside the lock, which the exporter's invalidation takes.
+    let import = obj.import().is_some();
+    if import {
+        let _ = bound.shown.prepare_off(queue, output.scanout);
+    }
     let mut shown = bound.shown.lock();
-    if !obj.attached()
-        || (obj.import().is_some() && shown.ensure_off(queue, output.scanout).is_err())
-    {
+    if !obj.attached() || (import && !shown.has_off(output.scanout)) {
         // Moved by its exporter since prepare_fb attached it (or no command could be prepared
         // to take it off again): nothing to show until a commit attaches it again.
         dev_dbg!(

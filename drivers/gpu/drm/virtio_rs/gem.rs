@@ -540,8 +540,7 @@ fn merged_entries(
         }
         if let Some(last) = entries.last_mut() {
             let (last_addr, last_len) = last.parts();
-            // The previous entry was checked: its end does not overflow.
-            if last_addr + u64::from(last_len) == addr {
+            if last_addr.checked_add(u64::from(last_len)) == Some(addr) {
                 if let Some(merged) = last_len.checked_add(len) {
                     *last = MemEntry::new(last_addr, merged);
                     continue;

@@ -28,6 +28,10 @@ use kernel::{
 };
 
 /// What one scanout shows.
+///
+/// Changed only with the command that makes the host show it queued (see [`ShownGuard::set`]),
+/// under the lock of [`ShownResources`], so that it is what the host shows once the queued
+/// commands ran.
 struct Shown<H: Hold> {
     /// The resource on the scanout, 0 for none.
     resource: u32,
@@ -104,7 +108,8 @@ impl<H: Hold> ShownGuard<'_, H> {
             .map_or(0, |shown| shown.resource)
     }
 
-    fn has_off(&self, scanout: u32) -> bool {
+    /// Whether `scanout` can be taken off an imported buffer without allocating.
+    pub(crate) fn has_off(&self, scanout: u32) -> bool {
         self.0
             .get(scanout as usize)
             .is_some_and(|shown| shown.off.is_some())
@@ -116,21 +121,10 @@ impl<H: Hold> ShownGuard<'_, H> {
         }
     }
 
-    /// Makes sure that `scanout` can be taken off an imported buffer without allocating,
-    /// allocating under the lock if it cannot yet (`ENOMEM` then: the buffer must not be
-    /// shown).
-    pub(crate) fn ensure_off(&mut self, queue: &CommandQueue<H>, scanout: u32) -> Result {
-        if self.has_off(scanout) {
-            return Ok(());
-        }
-        let call = off_call(queue, scanout)?;
-        self.put_off(scanout, call);
-        Ok(())
-    }
-
     /// Takes resource `id` off every scanout that shows it: queues their prepared commands,
     /// without notifying the device (the caller's next command does, and runs after them).
-    /// Allocates nothing. Returns the number of scanouts that could not be taken off it.
+    /// Allocates nothing; waits for room in a full ring (at most the queue's response timeout
+    /// per command). Returns the number of scanouts that could not be taken off it.
     pub(crate) fn take_off(&mut self, queue: &CommandQueue<H>, id: u32) -> usize {
         let mut missed = 0;
         for shown in self.0.iter_mut().filter(|s| s.resource == id && id != 0) {
