@@ -272,23 +272,27 @@ def check_import_trace(path, count):
     return None
 
 
+def tagged_shots(listing, folder, kind):
+    """The screendumps that drm-test's "KIND TAG RRGGBB" lines name: (path, width, height,
+    rows, colour) for DIR/shot-TAG.png."""
+    with open(listing, errors="replace") as f:
+        for line in f:
+            m = re.match(rf"^{kind} (\S+) ([0-9a-f]{{6}})$", line.strip())
+            if m:
+                path = f"{folder}/shot-{m[1]}.png"
+                yield (path, *read_png(path), tuple(bytes.fromhex(m[2])))
+
+
 def check_shown(listing, folder):
     """Each "shown TAG RRGGBB" line of drm-test's output names a screendump that must be that
     colour in every pixel."""
     count = 0
-    with open(listing, errors="replace") as f:
-        for line in f:
-            m = re.match(r"^shown (\S+) ([0-9a-f]{6})$", line.strip())
-            if not m:
-                continue
-            want = tuple(bytes.fromhex(m[2]))
-            path = f"{folder}/shot-{m[1]}.png"
-            width, height, rows = read_png(path)
-            for y in range(height):
-                for x in range(width):
-                    if rows[y][x] != want:
-                        return f"{path}: pixel ({x},{y}) is {rows[y][x]}, expected {want}"
-            count += 1
+    for path, width, height, rows, want in tagged_shots(listing, folder, "shown"):
+        for y in range(height):
+            for x in range(width):
+                if rows[y][x] != want:
+                    return f"{path}: pixel ({x},{y}) is {rows[y][x]}, expected {want}"
+        count += 1
     if count == 0:
         return f"{listing}: no shown lines"
     return None
@@ -298,19 +302,12 @@ def check_off(listing, folder):
     """Each "off TAG RRGGBB" line of drm-test's output names a screendump taken right after the
     buffer of that colour was revoked: no pixel may still show it."""
     count = 0
-    with open(listing, errors="replace") as f:
-        for line in f:
-            m = re.match(r"^off (\S+) ([0-9a-f]{6})$", line.strip())
-            if not m:
-                continue
-            stale = tuple(bytes.fromhex(m[2]))
-            path = f"{folder}/shot-{m[1]}.png"
-            width, height, rows = read_png(path)
-            for y in range(height):
-                for x in range(width):
-                    if rows[y][x] == stale:
-                        return f"{path}: pixel ({x},{y}) still shows the revoked pages {stale}"
-            count += 1
+    for path, width, height, rows, stale in tagged_shots(listing, folder, "off"):
+        for y in range(height):
+            for x in range(width):
+                if rows[y][x] == stale:
+                    return f"{path}: pixel ({x},{y}) still shows the revoked pages {stale}"
+        count += 1
     if count == 0:
         return f"{listing}: no off lines"
     return None

@@ -256,6 +256,23 @@ static struct dma_buf *mover_get(int fd)
 	return dmabuf;
 }
 
+/* The buffer of @fd if it is one of ours, with a reference and its reservation lock. */
+static struct dma_buf *mover_lock(int fd)
+{
+	struct dma_buf *dmabuf = mover_get(fd);
+
+	if (!IS_ERR(dmabuf))
+		dma_resv_lock(dmabuf->resv, NULL);
+	return dmabuf;
+}
+
+/* Undoes mover_lock(). */
+static void mover_unlock(struct dma_buf *dmabuf)
+{
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_put(dmabuf);
+}
+
 static long mover_move(struct dmabuf_mover_move __user *uarg)
 {
 	struct dmabuf_mover_move arg;
@@ -304,16 +321,14 @@ static long mover_stats(struct dmabuf_mover_stats __user *uarg)
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
-	dmabuf = mover_get(arg.fd);
+	dmabuf = mover_lock(arg.fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	buf = dmabuf->priv;
-	dma_resv_lock(dmabuf->resv, NULL);
 	arg.moves = buf->moves;
 	arg.pins = buf->pins;
 	arg.maps = buf->maps;
-	dma_resv_unlock(dmabuf->resv);
-	dma_buf_put(dmabuf);
+	mover_unlock(dmabuf);
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	return 0;
@@ -339,29 +354,25 @@ static long mover_stall(int __user *uarg)
 
 	if (get_user(fd, uarg))
 		return -EFAULT;
-	dmabuf = mover_get(fd);
-	if (IS_ERR(dmabuf))
-		return PTR_ERR(dmabuf);
-	buf = dmabuf->priv;
 	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
-	if (!fence) {
-		ret = -ENOMEM;
-		goto put;
+	if (!fence)
+		return -ENOMEM;
+	dmabuf = mover_lock(fd);
+	if (IS_ERR(dmabuf)) {
+		kfree(fence);
+		return PTR_ERR(dmabuf);
 	}
-	dma_fence_init(fence, &mover_fence_ops, &buf->stall_lock,
-		       dma_fence_context_alloc(1), 1);
-	dma_resv_lock(dmabuf->resv, NULL);
+	buf = dmabuf->priv;
 	ret = buf->stall ? -EEXIST : dma_resv_reserve_fences(dmabuf->resv, 1);
-	if (!ret) {
+	if (ret) {
+		kfree(fence);
+	} else {
+		dma_fence_init(fence, &mover_fence_ops, &buf->stall_lock,
+			       dma_fence_context_alloc(1), 1);
 		dma_resv_add_fence(dmabuf->resv, fence, DMA_RESV_USAGE_KERNEL);
 		buf->stall = fence;
-		fence = NULL;
 	}
-	dma_resv_unlock(dmabuf->resv);
-	if (fence)
-		dma_fence_put(fence);
-put:
-	dma_buf_put(dmabuf);
+	mover_unlock(dmabuf);
 	return ret;
 }
 
@@ -375,14 +386,12 @@ static long mover_refuse(struct dmabuf_mover_refuse __user *uarg)
 		return -EFAULT;
 	if (arg.error < 0 || arg.error > MAX_ERRNO)
 		return -EINVAL;
-	dmabuf = mover_get(arg.fd);
+	dmabuf = mover_lock(arg.fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
 	buf = dmabuf->priv;
-	dma_resv_lock(dmabuf->resv, NULL);
 	buf->refuse = arg.error;
-	dma_resv_unlock(dmabuf->resv);
-	dma_buf_put(dmabuf);
+	mover_unlock(dmabuf);
 	return 0;
 }
 

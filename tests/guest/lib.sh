@@ -211,6 +211,29 @@ drm_test_card() {
 	echo "$_card"
 }
 
+# mover_setup: loads the test exporter (tests/dmabuf-mover) and mounts debugfs,
+# where virtio_rs accounts for its imports.
+mover_setup() {
+	must modprobe -d "$MODROOT" dmabuf_mover
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+}
+
+# numbered_tags N PREFIX...: the screendump tags PREFIX1 ... for 1 to N, in
+# that order ("numbered_tags 2 R S" is "R1 S1 R2 S2").
+numbered_tags() {
+	_n=$1
+	shift
+	_i=1
+	_tags=
+	while [ "$_i" -le "$_n" ]; do
+		for _p in "$@"; do
+			_tags="$_tags $_p$_i"
+		done
+		_i=$((_i + 1))
+	done
+	echo "$_tags"
+}
+
 # drm_test_run TAGS -- ARGS...: run tests/drm-test with ARGS (output in
 # $RESULTS/drm-test.txt); at each of the space-separated TAGS it prints
 # "WAIT TAG" and waits for a line: take screendump TAG, then let it go on.

@@ -7,8 +7,7 @@
 # harness.iterations=N and harness.rounds=R (--append) set the sizes.
 
 # The test exporter's buffers, for the cost of imports by size and layout.
-must modprobe -d "$MODROOT" dmabuf_mover
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+mover_setup
 card=$(drm_test_card) || exit 1
 drm_test_run "" -- bench --device "$card" \
 	--iterations "$(param iterations 100)" --rounds "$(param rounds 9)"

@@ -7,7 +7,7 @@
 # screen whose DMA-buf it closed; then the GPU's driver unloads, and with it
 # the last reference to the exporter's buffers: the exporter unloads too.
 
-must modprobe -d "$MODROOT" dmabuf_mover
+mover_setup
 card=$(drm_test_card) || exit 1
 drm_test_run "A K R R2" -- badimport --device "$card"
 log "drm-test badimport: $(grep ' passed, ' "$RESULTS/drm-test.txt")"

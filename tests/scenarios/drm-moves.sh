@@ -9,15 +9,7 @@
 # detach per move.
 
 moves=$(param moves 50)
-must modprobe -d "$MODROOT" dmabuf_mover
-# virtio_rs' account of the imports, compared with the exporter's at the end.
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+mover_setup
 card=$(drm_test_card) || exit 1
-tags=A
-i=1
-while [ "$i" -le "$moves" ]; do
-	tags="$tags M$i"
-	i=$((i + 1))
-done
-drm_test_run "$tags" -- moves --device "$card" --moves "$moves"
+drm_test_run "A $(numbered_tags "$moves" M)" -- moves --device "$card" --moves "$moves"
 pass "drm-test moves: $(grep '^moves:' "$RESULTS/drm-test.txt")"

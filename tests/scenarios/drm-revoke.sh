@@ -15,16 +15,9 @@
 
 revokes=$(param revokes 50)
 race=$(param race 200)
-must modprobe -d "$MODROOT" dmabuf_mover
-# virtio_rs' account of the imports, compared with the exporter's at the end.
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+mover_setup
 card=$(drm_test_card) || exit 1
-tags=A
-i=1
-while [ "$i" -le "$revokes" ]; do
-	tags="$tags R$i S$i F$i"
-	i=$((i + 1))
-done
+tags="A $(numbered_tags "$revokes" R S F)"
 [ "$race" -gt 0 ] && tags="$tags X0 X1"
 drm_test_run "$tags" -- moves --device "$card" --moves 0 --revokes "$revokes" --race "$race"
 log "drm-test race: $(grep '^race:' "$RESULTS/drm-test.txt")"

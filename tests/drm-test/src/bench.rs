@@ -13,6 +13,7 @@
 //! instruction while the guest runs, so these are instruction counts of the guest's kernel and
 //! of this program, not host seconds.
 
+use crate::debugfs;
 use crate::kms::{self, make_fb, Card, Layout as FbLayout, Pipe, Placement};
 use crate::mover::{Layout, Mover};
 use crate::pattern::cursor_fb;
@@ -216,24 +217,6 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
     Ok(())
 }
 
-/// The memory entries of the last import in virtio_rs' debugfs `resources` file of `device`.
-fn last_import_entries(device: &str) -> Res<u32> {
-    let minor = device.rsplit("card").next().unwrap_or_default();
-    let path = format!("/sys/kernel/debug/dri/{minor}/virtio_rs-resources");
-    let text = std::fs::read_to_string(&path).ctx(format!("reading {path}"))?;
-    let line = text
-        .lines()
-        .filter(|l| l.contains(" import "))
-        .last()
-        .ok_or(format!("{path}: no import"))?;
-    let mut words = line.split_whitespace();
-    words
-        .find(|w| *w == "entries")
-        .and(words.next())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("{path}: no entry count in '{line}'").into())
-}
-
 /// The buffers whose import is measured: name, bytes, layout. The scattered ones have one
 /// memory entry per page, up to the host's limit of 1024; the contiguous ones a few.
 const IMPORTS: [(&str, u64, Layout); 6] = [
@@ -263,7 +246,10 @@ fn bench_imports(card: &Card, device: &str, iterations: u32, rounds: u32) -> Res
             let handle = card
                 .prime_fd_to_buffer(fd.as_fd())
                 .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?;
-            let entries = last_import_entries(device)?;
+            let entries = debugfs::imports(device)?
+                .last()
+                .map(|i| i.entries)
+                .ok_or("virtio_rs' debugfs lists no import")?;
             println!("import: {name} pages {} entries {entries}", size / 4096);
             drm_ffi::gem::close(card.as_fd(), u32::from(handle)).ctx("DRM_IOCTL_GEM_CLOSE")?;
         }

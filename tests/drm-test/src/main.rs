@@ -20,6 +20,7 @@ mod badimport;
 mod badinput;
 mod bench;
 mod checks;
+mod debugfs;
 mod fault;
 mod import;
 mod kms;
