@@ -180,6 +180,9 @@ for g in $groups; do
 			guest drm-import "$driver" --blob true --expect-trace res_create_blob=3
 			run "pixels:drm-import-A:$driver" python3 "$TOP/tests/png_check.py" pattern-a "$out/shot-A.png"
 			run "pixels:drm-import-B:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-B.png"
+			# B stays on screen with the exporter closed, until replaced.
+			run "pixels:drm-import-C:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-C.png"
+			run "pixels:drm-import-D:$driver" python3 "$TOP/tests/png_check.py" pattern-a "$out/shot-D.png"
 			run "trace:drm-import-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
 				import-trace "$out/trace.log" 2
 			# The same with vkms' dumb buffers.
@@ -189,6 +192,8 @@ for g in $groups; do
 				--expect-trace res_create_blob=3
 			run "pixels:drm-import-vkms-A:$driver" python3 "$TOP/tests/png_check.py" pattern-a "$out/shot-A.png"
 			run "pixels:drm-import-vkms-B:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-B.png"
+			run "pixels:drm-import-vkms-C:$driver" python3 "$TOP/tests/png_check.py" pattern-b "$out/shot-C.png"
+			run "pixels:drm-import-vkms-D:$driver" python3 "$TOP/tests/png_check.py" pattern-a "$out/shot-D.png"
 			run "trace:drm-import-vkms-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
 				import-trace "$out/trace.log" 2
 			# Without blobs the import fails (ENODEV), as the C driver's.

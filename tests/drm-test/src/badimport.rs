@@ -29,6 +29,7 @@ use crate::checks::{
     Want::{Errno, Success},
 };
 use crate::kms::{self, Card, Pipe};
+use crate::modules;
 use crate::mover::{Layout, Mover};
 use crate::pattern::pattern_fb;
 use crate::patterns::Pattern;
@@ -37,7 +38,6 @@ use drm::buffer::DrmFourcc;
 use drm::control::{
     atomic::AtomicModeReq, framebuffer, AtomicCommitFlags, Device as _, FbCmd2Flags,
 };
-use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -67,19 +67,6 @@ fn flip(card: &Card, pipe: &Pipe, fb: framebuffer::Handle) -> Res<Result<(), i32
         kms::wait_flip(card, pipe.crtc, Duration::from_secs(5))?;
     }
     Ok(errno(&r))
-}
-
-/// delete_module(2) of `name`, without waiting: its errno.
-fn unload_module(name: &str) -> Result<(), i32> {
-    let name = CString::new(name).map_err(|_| libc::EINVAL)?;
-    // SAFETY: `name` is a NUL-terminated string that outlives the call.
-    let r = unsafe { libc::syscall(libc::SYS_delete_module, name.as_ptr(), libc::O_NONBLOCK) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO));
-    }
-    Ok(())
 }
 
 pub fn run(device: &str) -> Res<()> {
@@ -204,7 +191,7 @@ pub fn run(device: &str) -> Res<()> {
     drop(small);
     c.check(
         "unload-exporter-in-use",
-        unload_module("dmabuf_mover"),
+        modules::unload("dmabuf_mover"),
         Errno(libc::EAGAIN),
     );
     println!("shown R2 c06030");

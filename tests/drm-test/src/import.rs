@@ -5,8 +5,19 @@
 //! flip with event to pattern B (`WAIT B`), both from exported dumb buffers of the exporter. The
 //! host checks the screendumps (png_check.py pattern-a, pattern-b) and that no upload was sent
 //! (the trace).
+//!
+//! With `--unload-exporter`, the exporter then goes away under the buffer on screen: its device and DMA-bufs are closed
+//! and unloading its module must fail (EAGAIN: the imports hold it) while B stays on screen
+//! (`WAIT C`). Once a buffer of the card's own replaces B (`WAIT D`: pattern A) and the imports
+//! are removed, the exporter's module must unload: nothing of it is left in the card.
 
+use crate::checks::{
+    Checks,
+    Want::{Errno, Success},
+};
 use crate::kms::{self, Card, Pipe};
+use crate::modules;
+use crate::pattern::pattern_fb;
 use crate::patterns::{self, Pattern};
 use crate::{wait_for_host, Context, Res};
 use drm::buffer::{self, DrmFourcc};
@@ -93,7 +104,7 @@ fn refused(card: &Card, exp: &Exporter, size: (u32, u32), errno: i32) -> Res<()>
     }
 }
 
-pub fn run(device: &str, exporter: &str, refuse: Option<i32>) -> Res<()> {
+pub fn run(device: &str, exporter: &str, refuse: Option<i32>, unload: bool) -> Res<()> {
     let card = Card::open(device)?;
     let driver = card.driver_name()?;
     let pipe = Pipe::find(&card)?;
@@ -107,6 +118,13 @@ pub fn run(device: &str, exporter: &str, refuse: Option<i32>) -> Res<()> {
     if let Some(errno) = refuse {
         return refused(&card, &exp, size, errno);
     }
+    // The buffer of the card's own that replaces the imports, made first: the trace check takes
+    // the last blobs created for the imports.
+    let own = if unload {
+        Some(pattern_fb(&card, &pipe, Pattern::A)?)
+    } else {
+        None
+    };
     let (fd_a, pitch_a) = exported(&exp, size, Pattern::A)?;
     let (fd_b, pitch_b) = exported(&exp, size, Pattern::B)?;
     let a = kms::import_fb(&card, fd_a.as_fd(), pitch_a, size)?;
@@ -123,5 +141,31 @@ pub fn run(device: &str, exporter: &str, refuse: Option<i32>) -> Res<()> {
         flip.sequence
     );
     wait_for_host("B")?;
-    Ok(())
+    let Some(own) = own else {
+        return Ok(());
+    };
+
+    // The exporter's device and DMA-bufs closed while B is on screen.
+    drop((fd_a, fd_b, exp));
+    let mut c = Checks::new(driver);
+    c.check(
+        "unload-exporter-in-use",
+        modules::unload(exporter),
+        Errno(libc::EAGAIN),
+    );
+    wait_for_host("C")?;
+
+    // Replaced by the buffer of the card's own, the imports removed.
+    kms::flip(&card, &pipe, own.fb, Duration::from_secs(5))?;
+    println!("flip to the card's own pattern A");
+    wait_for_host("D")?;
+    a.remove(&card)?;
+    b.remove(&card)?;
+    let (r, took) = modules::unload_within(exporter, Duration::from_secs(5));
+    println!(
+        "unload-exporter-after-replace: answered after {} ms",
+        took.as_millis()
+    );
+    c.check("unload-exporter-after-replace", r, Success);
+    c.finish()
 }

@@ -471,9 +471,27 @@ pub fn flip(card: &Card, pipe: &Pipe, fb: framebuffer::Handle, timeout: Duration
     wait_flip(card, pipe.crtc, timeout)
 }
 
+/// A framebuffer on an imported buffer, and the buffer's GEM handle. Both live as long as the
+/// file unless removed with [`ImportedFb::remove`].
+pub struct ImportedFb {
+    pub fb: framebuffer::Handle,
+    pub handle: buffer::Handle,
+}
+
+impl ImportedFb {
+    /// Removes the framebuffer (DRM_IOCTL_MODE_RMFB) and closes the GEM handle: the card then
+    /// holds the import only while a commit still uses it.
+    pub fn remove(self, card: &Card) -> Res<()> {
+        card.destroy_framebuffer(self.fb)
+            .ctx("DRM_IOCTL_MODE_RMFB on the imported buffer")?;
+        card.close_buffer(self.handle)
+            .ctx("DRM_IOCTL_GEM_CLOSE on the imported buffer")
+    }
+}
+
 /// Imports the DMA-buf `fd` (DRM_IOCTL_PRIME_FD_TO_HANDLE) and adds a `size` XRGB8888
 /// framebuffer with `pitch` on it.
-pub fn import_fb(card: &Card, fd: BorrowedFd<'_>, pitch: u32, size: (u32, u32)) -> Res<Fb> {
+pub fn import_fb(card: &Card, fd: BorrowedFd<'_>, pitch: u32, size: (u32, u32)) -> Res<ImportedFb> {
     let handle = card
         .prime_fd_to_buffer(fd)
         .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?;
@@ -487,7 +505,7 @@ pub fn import_fb(card: &Card, fd: BorrowedFd<'_>, pitch: u32, size: (u32, u32)) 
     let fb = card
         .add_planar_framebuffer(&layout, FbCmd2Flags::empty())
         .ctx("DRM_IOCTL_MODE_ADDFB2 on the imported buffer")?;
-    Ok(Fb { fb })
+    Ok(ImportedFb { fb, handle })
 }
 
 /// A full modeset of `pipe` with its mode (a new property blob) showing `fb` on the whole screen.

@@ -8,7 +8,7 @@
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test badimport --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
-//! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused]
+//! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused] [--unload-exporter]
 //! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]
 //! ```
 //!
@@ -24,6 +24,7 @@ mod debugfs;
 mod fault;
 mod import;
 mod kms;
+mod modules;
 mod mover;
 mod moves;
 mod pattern;
@@ -134,6 +135,8 @@ struct Args {
     exporter: String,
     /// `import` must fail with ENODEV (the device offers no blobs).
     refused: bool,
+    /// `import` then closes and unloads the exporter.
+    unload_exporter: bool,
     moves: u32,
     revokes: u32,
     race: u32,
@@ -145,6 +148,7 @@ const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
                      drm-test import --device /dev/dri/cardN [--exporter DRIVER] [--refused]\n       \
+                                   [--unload-exporter]\n       \
                      drm-test moves --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]";
 
 fn number(args: &mut impl Iterator<Item = String>, option: &str) -> Res<u32> {
@@ -174,6 +178,7 @@ fn parse_args() -> Res<Args> {
     let mut rounds = 9;
     let mut exporter = "vgem".to_string();
     let mut refused = false;
+    let mut unload_exporter = false;
     let mut moves = 50;
     let mut revokes = 0;
     let mut race = 0;
@@ -181,14 +186,13 @@ fn parse_args() -> Res<Args> {
         match a.as_str() {
             "--device" => device = Some(args.next().ok_or("--device needs a path")?),
             "--flips" if command == "pattern" => flips = number(&mut args, "--flips")?,
-            "--iterations" if command == "bench" => {
-                iterations = number(&mut args, "--iterations")?
-            }
+            "--iterations" if command == "bench" => iterations = number(&mut args, "--iterations")?,
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
             "--moves" if command == "moves" => moves = number(&mut args, "--moves")?,
             "--revokes" if command == "moves" => revokes = number(&mut args, "--revokes")?,
             "--race" if command == "moves" => race = number(&mut args, "--race")?,
             "--refused" if command == "import" => refused = true,
+            "--unload-exporter" if command == "import" => unload_exporter = true,
             "--exporter" if command == "import" => {
                 exporter = args.next().ok_or("--exporter needs a driver name")?
             }
@@ -204,6 +208,7 @@ fn parse_args() -> Res<Args> {
         rounds,
         exporter,
         refused,
+        unload_exporter,
         moves,
         revokes,
         race,
@@ -220,6 +225,7 @@ fn run() -> Res<()> {
             &args.device,
             &args.exporter,
             args.refused.then_some(libc::ENODEV),
+            args.unload_exporter,
         ),
         "moves" => moves::run(&args.device, args.moves, args.revokes, args.race),
         "badimport" => badimport::run(&args.device),
