@@ -29,3 +29,8 @@ log "building tests/drm-test"
 	--manifest-path /src/tests/drm-test/Cargo.toml
 [ -x "$CACHE/drm-test-target/release/drm-test" ] ||
 	die "cargo left no $CACHE/drm-test-target/release/drm-test"
+# Its unit tests (parsers of what the guest's kernel prints) run here.
+"$TOP/scripts/inroot.sh" env "${env[@]}" \
+	cargo test --quiet --release --locked \
+	--manifest-path /src/tests/drm-test/Cargo.toml >&2 ||
+	die "tests/drm-test's unit tests failed"

@@ -14,6 +14,7 @@
 //! of this program, not host seconds.
 
 use crate::debugfs;
+use crate::kmemtrace::{KmemTrace, PAGE_SIZE};
 use crate::kms::{self, make_fb, Card, Layout as FbLayout, Pipe, Placement};
 use crate::mover::{Layout, Mover};
 use crate::pattern::cursor_fb;
@@ -23,8 +24,9 @@ use drm::control::{
     atomic::AtomicModeReq, framebuffer, property, AtomicCommitFlags, ClipRect, Device as _,
     FbCmd2Flags,
 };
-use std::os::fd::AsFd;
-use std::time::Instant;
+use std::os::fd::{AsFd, OwnedFd};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// Runs `op(i)` for i in 0..iterations, `rounds` times; prints and returns the median of the
 /// rounds' nanoseconds per operation.
@@ -232,10 +234,44 @@ const IMPORTS: [(&str, u64, Layout); 6] = [
     ("4k-contiguous", 3840 * 2160 * 4, Layout::Contiguous),
 ];
 
+/// The imports kept at once when measuring what an import holds.
+const MEMORY_IMPORTS: u64 = 8;
+
+/// The kernel memory that each of [`MEMORY_IMPORTS`] imports of `size`-byte buffers in `layout`
+/// holds while the imports live (module [`crate::kmemtrace`]), exporter's mapping included:
+/// bytes of slab objects and bytes of pages, per import.
+fn import_memory(card: &Card, mover: &Mover, size: u64, layout: Layout) -> Res<(u64, u64)> {
+    let fds = (0..MEMORY_IMPORTS)
+        .map(|_| mover.create(size, 0x0020_4080, layout))
+        .collect::<Res<Vec<OwnedFd>>>()?;
+    let trace = KmemTrace::start()?;
+    let mut handles = Vec::new();
+    for fd in &fds {
+        handles.push(
+            card.prime_fd_to_buffer(fd.as_fd())
+                .ctx("DRM_IOCTL_PRIME_FD_TO_HANDLE")?,
+        );
+    }
+    // What the imports left to the driver's workers (the host's answers) is done by then.
+    thread::sleep(Duration::from_millis(200));
+    let kept = trace.stop()?;
+    for handle in handles {
+        drm_ffi::gem::close(card.as_fd(), u32::from(handle)).ctx("DRM_IOCTL_GEM_CLOSE")?;
+    }
+    Ok((
+        kept.slab_bytes / MEMORY_IMPORTS,
+        kept.pages * PAGE_SIZE / MEMORY_IMPORTS,
+    ))
+}
+
 /// PRIME import and close of buffers of the test exporter (/dev/dmabuf_mover), by size and
 /// layout: `import-close-<name>`. The import makes the host resource; the close frees it (an
 /// import of a buffer the file still has would only look up its handle). A tenth of the
-/// iterations, these being large buffers.
+/// iterations, these being large buffers. Then the memory an import holds:
+///
+/// ```text
+/// memory: <name> slab-bytes <per import> page-bytes <per import>
+/// ```
 fn bench_imports(card: &Card, device: &str, iterations: u32, rounds: u32) -> Res<()> {
     let mover = Mover::open()?;
     let iterations = (iterations / 10).max(3);
@@ -260,6 +296,9 @@ fn bench_imports(card: &Card, device: &str, iterations: u32, rounds: u32) -> Res
             drm_ffi::gem::close(card.as_fd(), u32::from(handle)).ctx("DRM_IOCTL_GEM_CLOSE")?;
             Ok(())
         })?;
+        drop(fd);
+        let (slab, pages) = import_memory(card, &mover, size, layout)?;
+        println!("memory: {name} slab-bytes {slab} page-bytes {pages}");
     }
     Ok(())
 }

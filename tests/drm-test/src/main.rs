@@ -23,6 +23,7 @@ mod checks;
 mod debugfs;
 mod fault;
 mod import;
+mod kmemtrace;
 mod kms;
 mod modules;
 mod mover;
