@@ -150,7 +150,7 @@ impl DmaBuf {
 ///     let attachment = Attachment::new(buf, dev, Ok::<_, Error>(Scanout))?;
 ///     let guard = buf.resv().lock();
 ///     attachment.pin(&guard)?;
-///     attachment.map(&guard, DataDirection::ToDevice)?;
+///     attachment.map(dev, &guard, DataDirection::ToDevice)?;
 ///     let count = attachment.with_segments(&guard, |segments| segments.len())?;
 ///     drop(guard);
 ///     // Dropping the attachment would unmap, unpin and detach.
@@ -317,7 +317,19 @@ impl<I: Importer> Attached<I> {
     /// Maps the buffer for the attached device (`dma_buf_map_attachment()`), unless it is
     /// mapped already (`EBUSY`). The exporter's errors come back as they are (e.g. it refuses
     /// mapping, or the device cannot reach the memory).
-    pub fn map(&self, locked: &Locked<'_>, direction: DataDirection) -> Result {
+    ///
+    /// `dev` is the attached device (`EINVAL` otherwise), bound to its driver for the call: the
+    /// exporter maps for it with the DMA API, whose per-device state the driver core releases
+    /// when the driver unbinds, while an attachment may live on.
+    pub fn map(
+        &self,
+        dev: &device::Device<device::Bound>,
+        locked: &Locked<'_>,
+        direction: DataDirection,
+    ) -> Result {
+        if !ptr::eq(dev.as_raw(), self.dev.as_raw()) {
+            return Err(EINVAL);
+        }
         let raw = self.raw(locked)?;
         // SAFETY: The lock is held; the reference ends here.
         if unsafe { self.state() }.mapping.is_some() {
@@ -720,12 +732,16 @@ mod tests {
         // SAFETY: `buf` is one of ours.
         let exporter = unsafe { Exporter::of(buf.as_raw()) };
 
-        let attachment = Attachment::new(&buf, parent.as_ref().as_ref(), counting())?;
+        let dev = parent.as_ref().as_ref();
+        let attachment = Attachment::new(&buf, dev, counting())?;
         {
             let guard = buf.resv().lock();
             assert_eq!(attachment.with_segments(&guard, |_| ()), Err(ENOENT));
-            attachment.map(&guard, DataDirection::ToDevice)?;
-            assert_eq!(attachment.map(&guard, DataDirection::ToDevice), Err(EBUSY));
+            attachment.map(dev, &guard, DataDirection::ToDevice)?;
+            assert_eq!(
+                attachment.map(dev, &guard, DataDirection::ToDevice),
+                Err(EBUSY)
+            );
             // The mapping cannot go while its segments are read.
             assert_eq!(
                 attachment.with_segments(&guard, |_| attachment.unmap(&guard)),
@@ -745,7 +761,7 @@ mod tests {
             assert_eq!(exporter.maps.load(Relaxed), 0);
             let guard = buf.resv().lock();
             assert_eq!(attachment.is_mapped(&guard), Ok(false));
-            attachment.map(&guard, DataDirection::ToDevice)?;
+            attachment.map(dev, &guard, DataDirection::ToDevice)?;
             let after = segments(&attachment, &guard)?;
             assert!(after[0] != before[0]);
             assert_eq!(after[0].0, exporter.address(0));
@@ -788,19 +804,36 @@ mod tests {
         let buf = Exporter::export(1)?;
         // SAFETY: `buf` is one of ours.
         let exporter = unsafe { Exporter::of(buf.as_raw()) };
-        let attachment = Attachment::new(&buf, parent.as_ref().as_ref(), counting())?;
+        let dev = parent.as_ref().as_ref();
+        let attachment = Attachment::new(&buf, dev, counting())?;
 
         // The lock of another reservation object proves nothing.
         let other = KBox::pin_init(DmaResv::new(), GFP_KERNEL)?;
         let wrong = other.lock();
-        assert_eq!(attachment.map(&wrong, DataDirection::ToDevice), Err(EINVAL));
+        assert_eq!(
+            attachment.map(dev, &wrong, DataDirection::ToDevice),
+            Err(EINVAL)
+        );
         assert_eq!(attachment.pin(&wrong), Err(EINVAL));
         drop(wrong);
+
+        // Another bound device is not the attached one.
+        let stranger = faux::Registration::new(c"rust_dma_buf_test_stranger", None)?;
+        let guard = buf.resv().lock();
+        assert_eq!(
+            attachment.map(stranger.as_ref().as_ref(), &guard, DataDirection::ToDevice),
+            Err(EINVAL)
+        );
+        assert_eq!(attachment.is_mapped(&guard), Ok(false));
+        drop(guard);
 
         // The exporter's refusal comes back as it is.
         exporter.refuse.store(true, Relaxed);
         let guard = buf.resv().lock();
-        assert_eq!(attachment.map(&guard, DataDirection::ToDevice), Err(EACCES));
+        assert_eq!(
+            attachment.map(dev, &guard, DataDirection::ToDevice),
+            Err(EACCES)
+        );
         assert_eq!(attachment.is_mapped(&guard), Ok(false));
         drop(guard);
 

@@ -577,7 +577,8 @@ fn create_import_blob(
                     e
                 )
             })?;
-        import.map(&guard, DataDirection::Bidirectional)?;
+        let parent: &pci::Device<Bound> = drm.as_ref();
+        import.map(parent.as_ref(), &guard, DataDirection::Bidirectional)?;
         let entries = import_entries(import, &guard).inspect_err(|e| {
             dev_dbg!(
                 drm.bound_device(),
@@ -686,17 +687,18 @@ impl Drop for ScanoutPin {
     }
 }
 
-/// Maps the imported buffer `obj` again after a move and attaches the new pages to its host
-/// resource; the next update names it on its scanout again.
+/// Maps the imported buffer `obj` again for `parent` after a move and attaches the new pages to
+/// its host resource; the next update names it on its scanout again.
 fn attach_again(
     obj: &Object,
+    parent: &pci::Device<Bound>,
     import: &ImportedBuffer<VirtioObject>,
     locked: &Locked<'_>,
 ) -> Result {
     let detach = obj
         .queue
         .prepare_call(&ResourceDetachBacking::new(obj.resource_id), true)?;
-    import.map(locked, DataDirection::Bidirectional)?;
+    import.map(parent.as_ref(), locked, DataDirection::Bidirectional)?;
     let entries = import_entries(import, locked)?;
     let count = u32::try_from(entries.len()).map_err(|_| EINVAL)?;
     obj.host.set_mapped(Some(count));
@@ -725,7 +727,7 @@ pub(crate) fn pin_for_scanout(
     import.pin(&guard)?;
     let attached = match import.is_mapped(&guard) {
         Ok(true) => Ok(()),
-        _ => attach_again(obj, import, &guard),
+        _ => attach_again(obj, drm.as_ref(), import, &guard),
     };
     if let Err(e) = attached {
         dev_dbg!(
