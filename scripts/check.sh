@@ -159,6 +159,23 @@ for g in $groups; do
 		run "pixels:weston:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
 			"$TOP/out/weston-virtio_rs/shot-desktop.png" \
 			"$TOP/out/weston-virtio_gpu/shot-desktop.png"
+		# weston's GL renderer on vkms (Mesa's kms_swrast), its desktop also
+		# on the virtio head (--additional-devices): vkms' buffers imported,
+		# shown and flushed, never uploaded; a client's window appears.
+		for driver in virtio_gpu virtio_rs; do
+			out=$TOP/out/weston-gl-$driver
+			guest weston-gl "$driver" --blob true --timeout 600
+			run "pixels:weston-gl:$driver" sh -c "
+				python3 '$TOP/tests/png_check.py' color '$out/shot-desktop.png' 900 600 2060a0 &&
+				python3 '$TOP/tests/png_check.py' color '$out/shot-desktop.png' 500 10 c04000"
+			run "pixels:weston-gl-client:$driver" python3 "$TOP/tests/png_check.py" window \
+				"$out/shot-client.png" 40000 2060a0 c04000
+			run "trace:weston-gl-zero-copy:$driver" python3 "$TOP/tests/png_check.py" \
+				import-trace "$out/trace.log" 2
+		done
+		run "pixels:weston-gl:rust-equals-c" python3 "$TOP/tests/png_check.py" same \
+			"$TOP/out/weston-gl-virtio_rs/shot-desktop.png" \
+			"$TOP/out/weston-gl-virtio_gpu/shot-desktop.png"
 		# drm-test (Rust, drm crate): patterns, page flips with events, the
 		# cursor plane (through QEMU's trace: screendumps have no cursor);
 		# invalid requests with each driver's errnos, then pattern A again.

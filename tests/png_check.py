@@ -25,6 +25,9 @@
     png_check.py detach-trace TRACE N  at least N DETACH_BACKINGs in trace.log, none of a
                                        resource a scanout shows at that point
     png_check.py color SHOT.png X Y RRGGBB   the pixel at (X, Y) has that colour
+    png_check.py window SHOT.png MIN RRGGBB...
+                                       a client's window: at least MIN pixels are none
+                                       of the colours (the desktop's)
     png_check.py size SHOT.png WxH     the screendump is W x H pixels (the scanout's size)
     png_check.py text SHOT.png ROWS MIN
                                        console text: at least MIN pixels of the first ROWS
@@ -366,6 +369,17 @@ def check_move_trace(path, moves, at_least=False):
     return None
 
 
+def check_window(path, least, colours):
+    """At least `least` pixels of the screendump are none of `colours`: something other than
+    the desktop (a client's window) covers that many."""
+    width, height, rows = read_png(path)
+    known = {tuple(bytes.fromhex(c)) for c in colours}
+    other = sum(1 for y in range(height) for x in range(width) if rows[y][x] not in known)
+    if other < least:
+        return f"{path}: {other} pixels differ from the desktop's colours, expected {least}"
+    return None
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "smpte":
         err = check_smpte(argv[2])
@@ -394,6 +408,8 @@ def main(argv):
         err = check_text(argv[2], int(argv[3]), int(argv[4]))
     elif len(argv) == 4 and argv[1] == "size":
         err = check_size(argv[2], argv[3])
+    elif len(argv) >= 5 and argv[1] == "window":
+        err = check_window(argv[2], int(argv[3]), argv[4:])
     elif len(argv) == 6 and argv[1] == "color":
         err = check_color(argv[2], int(argv[3]), int(argv[4]), argv[5])
     else:
