@@ -15,6 +15,7 @@ all: build
 help:
 	@echo 'make            build the kernel, modules and test tools (incremental)'
 	@echo 'make run        boot a guest where virtio_rs drives the display'
+	@echo '                (SCENARIO=weston: weston GL on vkms, shown through virtio_rs)'
 	@echo 'make check      all tests: lint, KUnit, end-to-end scenarios (both drivers)'
 	@echo 'make bench      costs of display operations, virtio_rs against virtio_gpu'
 	@echo 'make kunit      KUnit suites only'
