@@ -14,6 +14,10 @@
                                        were shown (SET_SCANOUT_BLOB) and flushed, never
                                        uploaded (TRANSFER_TO_HOST_2D), then detached
                                        (DETACH_BACKING) and unreferenced
+    png_check.py unuploaded-trace TRACE N
+                                       at least N resources in trace.log were shown
+                                       (SET_SCANOUT_BLOB) and flushed and never uploaded
+                                       (imports: a compositor's buffers of another GPU)
     png_check.py shown DRMTEST.txt DIR every "shown TAG RRGGBB" line drm-test printed: the
                                        screendump DIR/shot-TAG.png is that colour, whole
     png_check.py move-trace TRACE N[+] N (N+: at least N) moves in trace.log, each a
@@ -289,6 +293,24 @@ def check_import_trace(path, count):
     return None
 
 
+def check_unuploaded_trace(path, count):
+    """At least `count` resources were shown with SET_SCANOUT_BLOB and flushed, and never
+    uploaded with TRANSFER_TO_HOST_2D: the host scanned out guest pages in place. (Dumb
+    buffers, also blobs, are uploaded when flushed.)"""
+    cmds = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = TRACE_CMD_RE.search(line)
+            if m:
+                cmds.setdefault(int(m[2], 16), set()).add(m[1])
+    shown = [res for res, seen in cmds.items()
+             if {"set_scanout_blob", "res_flush"} <= seen and "res_xfer_toh_2d" not in seen]
+    if len(shown) < count:
+        return (f"{path}: {len(shown)} resources shown and flushed without an upload "
+                f"({[hex(r) for r in shown]}), expected at least {count}")
+    return None
+
+
 def tagged_shots(listing, folder, kind):
     """The screendumps that drm-test's "KIND TAG RRGGBB" lines name: (path, width, height,
     rows, colour) for DIR/shot-TAG.png."""
@@ -417,6 +439,8 @@ def main(argv):
         err = check_detach_trace(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "move-trace":
         err = check_move_trace(argv[2], int(argv[3].rstrip("+")), argv[3].endswith("+"))
+    elif len(argv) == 4 and argv[1] == "unuploaded-trace":
+        err = check_unuploaded_trace(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "import-trace":
         err = check_import_trace(argv[2], int(argv[3]))
     elif len(argv) == 5 and argv[1] == "text":
