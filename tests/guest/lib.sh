@@ -211,6 +211,47 @@ drm_test_card() {
 	echo "$_card"
 }
 
+# vkms_card CARD: loads vkms beside the virtio GPU's card CARD (e.g. card0),
+# for compositors that render there, and prints the name of vkms' card.
+vkms_card() {
+	must modprobe -d "$MODROOT" vkms
+	for _c in /sys/class/drm/card[0-9]*; do
+		_name=$(basename "$_c")
+		case $_name in *-*) continue ;; esac # connectors
+		[ "$_name" = "$1" ] && continue
+		wait_for 10 test -c "/dev/dri/$_name" || fail "no device node /dev/dri/$_name"
+		echo "$_name"
+		return 0
+	done
+	fail "vkms created no DRM device"
+}
+
+# weston_desktop SETTLE ARGS...: weston with ARGS and tests/weston/weston.ini
+# (log in $RESULTS/weston.log); SETTLE seconds after its socket appears the
+# desktop is taken (shot desktop), then a weston-simple-shm window (shot
+# client); then both are stopped.
+weston_desktop() {
+	_settle=$1
+	shift
+	LIBSEAT_BACKEND=noop weston "$@" --continue-without-input --socket=wayland-0 \
+		--config=/src/tests/weston/weston.ini --log="$RESULTS/weston.log" &
+	_wpid=$!
+	wait_for 300 test -S "$XDG_RUNTIME_DIR/wayland-0" ||
+		fail "weston did not start: $(tail -n 3 "$RESULTS/weston.log")"
+	log "weston is up"
+	sleep "$_settle"
+	kill -0 "$_wpid" || fail "weston exited: $(tail -n 3 "$RESULTS/weston.log")"
+	shot desktop || fail "screendump failed"
+	WAYLAND_DISPLAY=wayland-0 weston-simple-shm > "$RESULTS/simple-shm.log" 2>&1 &
+	_cpid=$!
+	sleep "$_settle"
+	kill -0 "$_cpid" || fail "weston-simple-shm exited: $(tail -n 3 "$RESULTS/simple-shm.log")"
+	shot client || fail "screendump failed"
+	kill "$_cpid"
+	kill "$_wpid"
+	wait "$_wpid"
+}
+
 # mover_setup: loads the test exporter (tests/dmabuf-mover) and mounts debugfs,
 # where virtio_rs accounts for its imports.
 mover_setup() {

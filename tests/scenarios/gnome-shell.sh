@@ -8,14 +8,7 @@
 # tests/gnome/logind.py stands in for.
 
 card=$(basename "$(drm_test_card)") || exit 1
-must modprobe -d "$MODROOT" vkms
-vkms=
-for c in /sys/class/drm/card[0-9]*; do
-	case $(basename "$c") in *-*) continue ;; esac # connectors
-	[ "$(basename "$c")" = "$card" ] && continue
-	vkms=$(basename "$c")
-done
-[ -n "$vkms" ] || fail "vkms created no DRM device"
+vkms=$(vkms_card "$card") || exit 1
 log "rendering on $vkms (vkms), displaying on $card ($DRIVER) too"
 
 mkdir -p /run/udev/rules.d
