@@ -12,6 +12,10 @@ results share before it powers the guest off.
 Protocol on the serial console: a guest line "READY <tag>" makes the runner
 take a QMP screendump to OUT/shot-<tag>.png (OUT/shot-<tag>-head<N>.png for
 further heads) and then create OUT/<tag>.done ("ok" or "error: ...").
+A guest line "MARK <tag>" makes it note where QEMU's command trace is (a line
+"<tag> <byte offset>" in OUT/trace-marks.txt; the trace log is line-buffered)
+and then create OUT/<tag>.done, so that the commands between two marks can be
+counted (make bench).
 With --vnc, a guest line "RESIZE <tag> <width> <height>" makes the runner ask
 QEMU, as a VNC client would (SetDesktopSize), to resize the first head (0x0
 unplugs it; QEMU then raises the device's display event), and then create
@@ -568,6 +572,21 @@ class Run:
         with open(os.path.join(self.out, f"{tag}.done"), "w") as f:
             f.write(status + "\n")
 
+    def mark(self, tag):
+        if not NAME_RE.match(tag):
+            self.shot_errors.append(f"bad trace mark tag {tag!r}")
+            return
+        status = "ok"
+        try:
+            size = os.path.getsize(os.path.join(self.out, "trace.log"))
+            with open(os.path.join(self.out, "trace-marks.txt"), "a") as f:
+                f.write(f"{tag} {size}\n")
+        except OSError as e:
+            status = f"error: {e}"
+            self.shot_errors.append(f"trace mark {tag}: {e}")
+        with open(os.path.join(self.out, f"{tag}.done"), "w") as f:
+            f.write(status + "\n")
+
     def resize(self, tag, width, height):
         if not NAME_RE.match(tag):
             self.shot_errors.append(f"bad resize tag {tag!r}")
@@ -622,6 +641,9 @@ class Run:
         m = re.match(r"^READY (\S+)\s*$", line)
         if m:
             self.shot(qmp, m.group(1))
+        m = re.match(r"^MARK (\S+)\s*$", line)
+        if m:
+            self.mark(m.group(1))
         m = re.match(r"^RESIZE (\S+) (\d+) (\d+)\s*$", line)
         if m:
             self.resize(m.group(1), int(m.group(2)), int(m.group(3)))
