@@ -1,35 +1,96 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `bench`: what display operations cost a DRM driver, for comparing virtio_rs with virtio_gpu
-//! (`make bench`). After a modeset with the cursor shown, each operation runs in `rounds`
-//! rounds of `iterations`; one line per operation gives the guest nanoseconds per operation of
-//! every round, their median and their minimum:
+//! (`make bench`). After a modeset of every head with the cursor shown on the first, each
+//! operation runs in `rounds` rounds of `iterations`; per operation, one line gives the guest's
+//! busy nanoseconds per operation of every round (module [`crate::schedstat`]: every CPU, idle
+//! time left out), their median and their minimum, and one the elapsed nanoseconds:
 //!
 //! ```text
 //! bench: <name> ns/op <median> min <minimum> rounds <r1> <r2> ...
+//! elapsed: <name> ns/op <median> min <minimum> rounds <r1> <r2> ...
 //! ```
 //!
-//! Under QEMU's `-icount shift=0` (as `make bench` runs it) a guest nanosecond is one guest
-//! instruction while the guest runs, so these are instruction counts of the guest's kernel and
-//! of this program, not host seconds.
+//! Under QEMU's `-icount shift=0` (as `make bench` runs it) a busy guest nanosecond is one guest
+//! instruction, so the `bench` lines are instruction counts of the guest's kernel and of this
+//! program, not host seconds. Page flips also give their latency, from the commit to the page
+//! flip event, over every flip of every round, and the vblanks each flip took:
+//!
+//! ```text
+//! latency: <name> median <ns> min <ns> max <ns> vblanks/flip <mean>
+//! ```
+//!
+//! Around each flip loop the host notes where QEMU's command trace is (`MARK flip-<name>-begin`,
+//! `-end`; [`crate::mark_trace`]), to count the commands of a frame.
 
 use crate::debugfs;
 use crate::kmemtrace::{KmemTrace, PAGE_SIZE};
 use crate::kms::{self, make_fb, Card, Layout as FbLayout, Pipe, Placement};
 use crate::mover::{Layout, Mover};
 use crate::pattern::cursor_fb;
-use crate::{Context, Res};
+use crate::{mark_trace, profile, schedstat, Context, Res};
 use drm::buffer::{Buffer as _, DrmFourcc};
 use drm::control::{
     atomic::AtomicModeReq, framebuffer, property, AtomicCommitFlags, ClipRect, Device as _,
     FbCmd2Flags,
 };
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Runs `op(i)` for i in 0..iterations, `rounds` times; prints and returns the median of the
-/// rounds' nanoseconds per operation.
+/// What a round of operations cost, per operation: busy and elapsed guest nanoseconds.
+#[derive(Default)]
+struct Costs {
+    busy: Vec<u64>,
+    elapsed: Vec<u64>,
+}
+
+impl Costs {
+    /// Adds a round of `n` operations that took `busy` and `elapsed` nanoseconds.
+    fn add(&mut self, n: u32, busy: u64, elapsed: Duration) {
+        let n = u64::from(n.max(1));
+        self.busy.push(busy / n);
+        self.elapsed
+            .push(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX) / n);
+    }
+
+    /// Prints both lines of `name`; returns the median busy time.
+    fn report(&self, name: &str) -> u64 {
+        report("elapsed", name, &self.elapsed);
+        report("bench", name, &self.busy)
+    }
+}
+
+/// The busy time that measuring itself adds (reading the counter twice): taken off every
+/// measurement. Set once by [`calibrate`].
+static OVERHEAD: AtomicU64 = AtomicU64::new(0);
+
+/// Times `ops` (which runs `n` operations): busy and elapsed guest nanoseconds, added to `costs`.
+fn timed(costs: &mut Costs, n: u32, ops: impl FnOnce() -> Res<()>) -> Res<()> {
+    let busy = schedstat::busy_ns()?;
+    let t0 = Instant::now();
+    ops()?;
+    let elapsed = t0.elapsed();
+    let busy = schedstat::busy_ns()?.saturating_sub(busy);
+    costs.add(n, busy.saturating_sub(OVERHEAD.load(Relaxed)), elapsed);
+    Ok(())
+}
+
+/// Measures [`OVERHEAD`]: the median of 9 measurements of nothing.
+fn calibrate() -> Res<()> {
+    let mut costs = Costs::default();
+    for _ in 0..9 {
+        timed(&mut costs, 1, || Ok(()))?;
+    }
+    let (median, min) = median_min(&costs.busy);
+    OVERHEAD.store(median, Relaxed);
+    println!("overhead: busy ns {median} min {min} per measurement, taken off each");
+    Ok(())
+}
+
+/// Runs `op(i)` for i in 0..iterations, `rounds` times; prints the rounds' busy and elapsed
+/// nanoseconds per operation, returns the median busy time.
 fn measure(
     name: &str,
     iterations: u32,
@@ -38,15 +99,19 @@ fn measure(
 ) -> Res<u64> {
     // One untimed operation: the first one may allocate what the others reuse.
     op(0).map_err(|e| format!("{name}: {e}"))?;
-    let mut per_op = Vec::new();
-    for _ in 0..rounds {
-        let t0 = Instant::now();
-        for i in 0..iterations {
-            op(i).map_err(|e| format!("{name}, operation {i}: {e}"))?;
+    let mut costs = Costs::default();
+    let ops = u64::from(iterations) * u64::from(rounds);
+    profile::around(&[name], ops, || {
+        for _ in 0..rounds {
+            timed(&mut costs, iterations, || {
+                (0..iterations).try_for_each(|i| {
+                    op(i).map_err(|e| format!("{name}, operation {i}: {e}").into())
+                })
+            })?;
         }
-        per_op.push(t0.elapsed().as_nanos() as u64 / u64::from(iterations));
-    }
-    Ok(report(name, &per_op))
+        Ok(())
+    })?;
+    Ok(costs.report(name))
 }
 
 /// Like [`measure`] for operations that come in pairs (create, destroy): each round runs
@@ -58,40 +123,47 @@ fn measure_pair(
     mut first: impl FnMut(u32) -> Res<()>,
     mut second: impl FnMut(u32) -> Res<()>,
 ) -> Res<()> {
-    let mut times = (Vec::new(), Vec::new());
+    let mut round = |costs: &mut (Costs, Costs)| -> Res<()> {
+        timed(&mut costs.0, iterations, || {
+            (0..iterations).try_for_each(|i| {
+                first(i).map_err(|e| format!("{name1}, operation {i}: {e}").into())
+            })
+        })?;
+        timed(&mut costs.1, iterations, || {
+            (0..iterations).try_for_each(|i| {
+                second(i).map_err(|e| format!("{name2}, operation {i}: {e}").into())
+            })
+        })
+    };
     // One untimed round.
-    for r in 0..=rounds {
-        let t0 = Instant::now();
-        for i in 0..iterations {
-            first(i).map_err(|e| format!("{name1}, operation {i}: {e}"))?;
-        }
-        let t1 = Instant::now();
-        for i in 0..iterations {
-            second(i).map_err(|e| format!("{name2}, operation {i}: {e}"))?;
-        }
-        if r > 0 {
-            times
-                .0
-                .push((t1 - t0).as_nanos() as u64 / u64::from(iterations));
-            times
-                .1
-                .push(t1.elapsed().as_nanos() as u64 / u64::from(iterations));
-        }
-    }
-    report(name1, &times.0);
-    report(name2, &times.1);
+    round(&mut (Costs::default(), Costs::default()))?;
+    let mut costs = (Costs::default(), Costs::default());
+    let ops = u64::from(iterations) * u64::from(rounds);
+    profile::around(&[name1, name2], ops, || {
+        (0..rounds).try_for_each(|_| round(&mut costs))
+    })?;
+    costs.0.report(name1);
+    costs.1.report(name2);
     Ok(())
 }
 
-/// Prints the median, the minimum and every round of `per_op`; returns the median.
-fn report(name: &str, per_op: &[u64]) -> u64 {
-    let mut sorted = per_op.to_vec();
+/// The median and minimum of `values` (not empty).
+fn median_min(values: &[u64]) -> (u64, u64) {
+    let mut sorted = values.to_vec();
     sorted.sort_unstable();
-    let median = sorted[sorted.len() / 2];
+    (
+        sorted.get(sorted.len() / 2).copied().unwrap_or(0),
+        sorted.first().copied().unwrap_or(0),
+    )
+}
+
+/// Prints the median, the minimum and every round of `per_op` as a `kind` line; returns the
+/// median.
+fn report(kind: &str, name: &str, per_op: &[u64]) -> u64 {
+    let (median, min) = median_min(per_op);
     let text: Vec<String> = per_op.iter().map(u64::to_string).collect();
     println!(
-        "bench: {name} ns/op {median} min {} rounds {}",
-        sorted[0],
+        "{kind}: {name} ns/op {median} min {min} rounds {}",
         text.join(" ")
     );
     median
@@ -107,42 +179,223 @@ fn mode_blob(card: &Card, pipe: &Pipe) -> Res<u64> {
     }
 }
 
-pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
+/// How long a page flip event may take (guest time).
+const FLIP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Measures everything on `device`, or with `flips_only` (other head counts and modes) what
+/// depends on the heads and the mode: page flips and the first scanout of an import.
+pub fn run(device: &str, iterations: u32, rounds: u32, flips_only: bool) -> Res<()> {
     if iterations == 0 || rounds == 0 {
         return Err("--iterations and --rounds must be positive".into());
     }
     let card = Card::open(device)?;
     let driver = card.driver_name()?;
-    let pipe = Pipe::find(&card)?;
+    let pipes = Pipe::every(&card)?;
+    let pipe = pipes.first().ok_or("no display pipeline")?;
     println!("driver {driver}: {}", pipe.describe());
     let (w, h) = pipe.size();
+    println!("setup: heads {} mode {w}x{h}", pipes.len());
 
     let screen = make_fb(&card, (w, h), DrmFourcc::Xrgb8888, |x, y| {
         ((x & 0xff) << 16) | ((y & 0xff) << 8) | 0x40
     })?;
-    let blob = mode_blob(&card, &pipe)?;
-    let mut req = pipe.modeset(blob, screen.fb, pipe.full_screen())?;
-    let cursor_plane = pipe.cursor.as_ref().ok_or("no cursor plane")?;
-    let cursor = cursor_fb(&card)?;
+    let _cursor = light(&card, &pipes, screen.fb)?;
+    calibrate()?;
+    if !flips_only {
+        display_ops(&card, pipe, screen.fb, iterations, rounds)?;
+    }
+    let dumb = [0x00c0_2020, 0x0020_20c0]
+        .map(|colour| make_fb(&card, (w, h), DrmFourcc::Xrgb8888, |_, _| colour));
+    let [a, b] = dumb;
+    flips(
+        &card,
+        pipe,
+        "dumb",
+        [a?.fb, b?.fb],
+        screen.fb,
+        iterations,
+        rounds,
+    )?;
+    if std::path::Path::new("/dev/dmabuf_mover").exists() {
+        let mover = Mover::open()?;
+        imported_flips(&card, pipe, &mover, screen.fb, iterations, rounds)?;
+        first_scanout(&card, pipe, &mover, screen.fb, iterations, rounds)?;
+        if !flips_only {
+            bench_imports(&card, device, iterations, rounds)?;
+        }
+    }
+    profile::check_profiled()
+}
+
+/// Lights every pipeline of `pipes` with `fb` in one modeset, the cursor shown on the first;
+/// returns the cursor's framebuffer.
+fn light(card: &Card, pipes: &[Pipe], fb: framebuffer::Handle) -> Res<kms::Fb> {
+    let first = pipes.first().ok_or("no display pipeline")?;
+    let blob = mode_blob(card, first)?;
+    let mut req = AtomicModeReq::new();
+    for pipe in pipes {
+        pipe.add_modeset(&mut req, blob, fb, pipe.full_screen())?;
+    }
+    let cursor_plane = first.cursor.as_ref().ok_or("no cursor plane")?;
+    let cursor = cursor_fb(card)?;
     cursor_plane.show(
         &mut req,
-        pipe.crtc,
+        first.crtc,
         cursor.fb,
         Placement::at(100, 100, 64, 64),
     )?;
     kms::commit(
-        &card,
+        card,
         AtomicCommitFlags::ALLOW_MODESET,
         req,
-        "modeset with a cursor",
+        &format!("modeset of {} heads with a cursor", pipes.len()),
     )?;
+    Ok(cursor)
+}
 
+/// Page flips of `pipe` between the framebuffers `fbs`, each a nonblocking commit with a page
+/// flip event waited for: `flip-<name>`, its cost per flip and its latency. The host marks its
+/// command trace around all rounds; the screen is shown again at the end.
+fn flips(
+    card: &Card,
+    pipe: &Pipe,
+    name: &str,
+    fbs: [framebuffer::Handle; 2],
+    screen: framebuffer::Handle,
+    iterations: u32,
+    rounds: u32,
+) -> Res<()> {
+    let name = format!("flip-{name}");
+    // Untimed: the first showing of each.
+    for fb in fbs {
+        kms::flip(card, pipe, fb, FLIP_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let mut costs = Costs::default();
+    let mut latencies = Vec::new();
+    let mut vblanks = 0u64;
+    let mut round = || -> Res<()> {
+        let mut last = None;
+        for i in 0..iterations {
+            let t0 = Instant::now();
+            let flip = kms::flip(card, pipe, fbs[(i % 2) as usize], FLIP_TIMEOUT)
+                .map_err(|e| format!("{name}, flip {i}: {e}"))?;
+            latencies.push(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
+            if let Some(sequence) = last {
+                vblanks += u64::from(flip.sequence.wrapping_sub(sequence));
+            }
+            last = Some(flip.sequence);
+        }
+        Ok(())
+    };
+    mark_trace(&format!("{name}-begin"))?;
+    let ops = u64::from(iterations) * u64::from(rounds);
+    profile::around(&[&name], ops, || {
+        (0..rounds).try_for_each(|_| timed(&mut costs, iterations, &mut round))
+    })?;
+    mark_trace(&format!("{name}-end"))?;
+    costs.report(&name);
+    let (median, min) = median_min(&latencies);
+    let max = latencies.iter().max().copied().unwrap_or(0);
+    let intervals = u64::from(iterations.saturating_sub(1)) * u64::from(rounds);
+    println!(
+        "latency: {name} median {median} min {min} max {max} vblanks/flip {:.2}",
+        vblanks as f64 / intervals.max(1) as f64
+    );
+    kms::flip(card, pipe, screen, FLIP_TIMEOUT).map(|_| ())
+}
+
+/// The bytes and pitch of a `w` x `h` XRGB8888 buffer of the test exporter.
+fn exporter_buffer((w, h): (u32, u32)) -> (u64, u32) {
+    let pitch = w * 4;
+    (
+        (u64::from(pitch) * u64::from(h)).div_ceil(PAGE_SIZE) * PAGE_SIZE,
+        pitch,
+    )
+}
+
+/// [`flips`] between two imported full-screen buffers of the test exporter: `flip-import`.
+fn imported_flips(
+    card: &Card,
+    pipe: &Pipe,
+    mover: &Mover,
+    screen: framebuffer::Handle,
+    iterations: u32,
+    rounds: u32,
+) -> Res<()> {
+    let (size, pitch) = exporter_buffer(pipe.size());
+    let fds = [0x0030_a030, 0x00a0_3030].map(|fill| mover.create(size, fill, Layout::Contiguous));
+    let [a, b] = fds;
+    let (a, b) = (a?, b?);
+    let fb_a = kms::import_fb(card, a.as_fd(), pitch, pipe.size())?;
+    let fb_b = kms::import_fb(card, b.as_fd(), pitch, pipe.size())?;
+    flips(
+        card,
+        pipe,
+        "import",
+        [fb_a.fb, fb_b.fb],
+        screen,
+        iterations,
+        rounds,
+    )?;
+    fb_a.remove(card)?;
+    fb_b.remove(card)
+}
+
+/// PRIME import of a full-screen buffer of the test exporter, ADDFB2 and the page flip that
+/// first shows it, up to its event: `first-scanout-import`. Each is then replaced by the screen
+/// and removed, untimed. A tenth of the iterations, as the imports.
+fn first_scanout(
+    card: &Card,
+    pipe: &Pipe,
+    mover: &Mover,
+    screen: framebuffer::Handle,
+    iterations: u32,
+    rounds: u32,
+) -> Res<()> {
+    let name = "first-scanout-import";
+    let iterations = (iterations / 10).max(3);
+    let (size, pitch) = exporter_buffer(pipe.size());
+    let mut costs = Costs::default();
+    // One untimed round.
+    for r in 0..=rounds {
+        let (mut busy, mut elapsed) = (0u64, Duration::ZERO);
+        for i in 0..iterations {
+            let fd = mover.create(size, 0x0060_6060, Layout::Contiguous)?;
+            let b0 = schedstat::busy_ns()?;
+            let t0 = Instant::now();
+            let imported = kms::import_fb(card, fd.as_fd(), pitch, pipe.size())?;
+            kms::flip(card, pipe, imported.fb, FLIP_TIMEOUT)
+                .map_err(|e| format!("{name}, operation {i}: {e}"))?;
+            elapsed += t0.elapsed();
+            busy += schedstat::busy_ns()?
+                .saturating_sub(b0)
+                .saturating_sub(OVERHEAD.load(Relaxed));
+            kms::flip(card, pipe, screen, FLIP_TIMEOUT)?;
+            imported.remove(card)?;
+        }
+        if r > 0 {
+            costs.add(iterations, busy, elapsed);
+        }
+    }
+    costs.report(name);
+    Ok(())
+}
+
+/// What does not depend on the heads and the mode: atomic checks, cursor moves, damage,
+/// framebuffers and dumb buffers, on the lit `pipe` showing `screen`.
+fn display_ops(
+    card: &Card,
+    pipe: &Pipe,
+    screen: framebuffer::Handle,
+    iterations: u32,
+    rounds: u32,
+) -> Res<()> {
     // The atomic check of a full primary plane update (nothing is committed).
     measure("atomic-test-only", iterations, rounds, |_| {
         let mut req = AtomicModeReq::new();
         pipe.primary
-            .show(&mut req, pipe.crtc, screen.fb, pipe.full_screen())?;
-        kms::commit(&card, AtomicCommitFlags::TEST_ONLY, req, "TEST_ONLY update")
+            .show(&mut req, pipe.crtc, screen, pipe.full_screen())?;
+        kms::commit(card, AtomicCommitFlags::TEST_ONLY, req, "TEST_ONLY update")
     })?;
 
     // Cursor moves through the legacy ioctl, which does not wait for a vblank.
@@ -158,7 +411,7 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
     measure("dirtyfb-64x64", iterations, rounds, |i| {
         let x = ((i % 8) * 64) as u16;
         let clip = ClipRect::new(x, 64, x + 64, 128);
-        card.dirty_framebuffer(screen.fb, &[clip])
+        card.dirty_framebuffer(screen, &[clip])
             .ctx("DRM_IOCTL_MODE_DIRTYFB")
     })?;
 
@@ -212,11 +465,7 @@ pub fn run(device: &str, iterations: u32, rounds: u32) -> Res<()> {
         rounds,
         create,
         destroy,
-    )?;
-    if std::path::Path::new("/dev/dmabuf_mover").exists() {
-        bench_imports(&card, device, iterations, rounds)?;
-    }
-    Ok(())
+    )
 }
 
 /// The buffers whose import is measured: name, bytes, layout. The scattered ones have one

@@ -94,14 +94,15 @@ impl KmemTrace {
 
     /// The events lost because a CPU's buffer was full.
     fn overruns(&self) -> Res<u64> {
-        let mut lost = 0;
+        let mut lost = 0u64;
         let cpus = fs::read_dir(self.dir.join("per_cpu")).ctx("listing per_cpu")?;
         for cpu in cpus {
             let stats = cpu.ctx("listing per_cpu")?.path().join("stats");
             let text = fs::read_to_string(&stats).ctx(format!("reading {}", stats.display()))?;
             for line in text.lines() {
                 if let Some(n) = line.strip_prefix("overrun: ") {
-                    lost += n.trim().parse::<u64>().unwrap_or(u64::MAX);
+                    // An unreadable count counts as everything lost.
+                    lost = lost.saturating_add(n.trim().parse::<u64>().unwrap_or(u64::MAX));
                 }
             }
         }

@@ -7,7 +7,7 @@ use drm::buffer::{self, DrmFourcc, DrmModifier, PlanarBuffer};
 use drm::control::{
     atomic::AtomicModeReq, connector, crtc, framebuffer, plane, property, AtomicCommitFlags,
     Device as ControlDevice, Event, FbCmd2Flags, Mode, ModeTypeFlags, RawResourceHandle,
-    ResourceHandle,
+    ResourceHandle, ResourceHandles,
 };
 use drm::{ClientCapability, Device};
 use std::collections::HashMap;
@@ -157,7 +157,7 @@ impl Plane {
     }
 }
 
-/// The display pipeline of the first connected connector.
+/// A display pipeline: a connector, the CRTC that drives it in a mode, and the CRTC's planes.
 pub struct Pipe {
     pub conn: connector::Handle,
     pub conn_props: Props,
@@ -190,39 +190,87 @@ fn plane_type(card: &Card, p: plane::Handle) -> Res<u64> {
     Err(format!("{what} has no type property").into())
 }
 
+/// The first connected connector with modes.
+fn connected(card: &Card, res: &ResourceHandles) -> Res<connector::Info> {
+    for &c in res.connectors() {
+        let info = card
+            .get_connector(c, true)
+            .ctx(format!("connector {}", u32::from(c)))?;
+        if info.state() == connector::State::Connected && !info.modes().is_empty() {
+            return Ok(info);
+        }
+    }
+    Err("no connected connector with modes".into())
+}
+
+/// The connector's preferred mode, else its first.
+fn preferred_mode(conn: &connector::Info) -> Res<Mode> {
+    conn.modes()
+        .iter()
+        .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
+        .or(conn.modes().first())
+        .copied()
+        .ok_or("connector without modes".into())
+}
+
 impl Pipe {
+    /// The pipeline of the first connected connector, in its preferred mode.
     pub fn find(card: &Card) -> Res<Pipe> {
         let res = card.resource_handles().ctx("DRM_IOCTL_MODE_GETRESOURCES")?;
-        let mut found = None;
-        for &c in res.connectors() {
-            let info = card
-                .get_connector(c, true)
-                .ctx(format!("connector {}", u32::from(c)))?;
-            if info.state() == connector::State::Connected && !info.modes().is_empty() {
-                found = Some(info);
-                break;
-            }
-        }
-        let conn = found.ok_or("no connected connector with modes")?;
-        let mode = conn
-            .modes()
-            .iter()
-            .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
-            .or(conn.modes().first())
-            .copied()
-            .ok_or("connector without modes")?;
+        let conn = connected(card, &res)?;
+        let mode = preferred_mode(&conn)?;
+        Pipe::build(card, &res, &conn, mode, &[])
+    }
 
+    /// One pipeline per connector, each on its own CRTC, the first connected connector's first
+    /// (as [`Pipe::find`]): the others, connected or not, in that connector's preferred mode. The
+    /// host shows a scanout it was given whether or not it reports the head enabled, which is
+    /// how QEMU without a display reports every head but the first.
+    pub fn every(card: &Card) -> Res<Vec<Pipe>> {
+        let res = card.resource_handles().ctx("DRM_IOCTL_MODE_GETRESOURCES")?;
+        let first = connected(card, &res)?;
+        let mode = preferred_mode(&first)?;
+        let mut pipes = vec![Pipe::build(card, &res, &first, mode, &[])?];
+        for &c in res.connectors() {
+            if c == first.handle() {
+                continue;
+            }
+            let info = card
+                .get_connector(c, false)
+                .ctx(format!("connector {}", u32::from(c)))?;
+            let taken: Vec<crtc::Handle> = pipes.iter().map(|p| p.crtc).collect();
+            pipes.push(Pipe::build(card, &res, &info, mode, &taken)?);
+        }
+        Ok(pipes)
+    }
+
+    /// The pipeline of `conn` in `mode` on the first CRTC its encoders reach that is not in
+    /// `taken`, with that CRTC's first primary and cursor planes.
+    fn build(
+        card: &Card,
+        res: &ResourceHandles,
+        conn: &connector::Info,
+        mode: Mode,
+        taken: &[crtc::Handle],
+    ) -> Res<Pipe> {
         let mut crtc = None;
         for &e in conn.encoders() {
             let enc = card
                 .get_encoder(e)
                 .ctx(format!("encoder {}", u32::from(e)))?;
-            if let Some(&c) = res.filter_crtcs(enc.possible_crtcs()).first() {
+            if let Some(&c) = res
+                .filter_crtcs(enc.possible_crtcs())
+                .iter()
+                .find(|c| !taken.contains(c))
+            {
                 crtc = Some(c);
                 break;
             }
         }
-        let crtc = crtc.ok_or("no CRTC for the connector's encoders")?;
+        let crtc = crtc.ok_or(format!(
+            "no free CRTC for the encoders of connector {}",
+            u32::from(conn.handle())
+        ))?;
 
         let mut planes = Vec::new();
         let mut primary = None;
@@ -299,13 +347,23 @@ impl Pipe {
         p: Placement,
     ) -> Res<AtomicModeReq> {
         let mut req = AtomicModeReq::new();
-        self.conn_props
-            .set(&mut req, self.conn, "CRTC_ID", u32::from(self.crtc).into())?;
-        self.crtc_props
-            .set(&mut req, self.crtc, "MODE_ID", mode_blob)?;
-        self.crtc_props.set(&mut req, self.crtc, "ACTIVE", 1)?;
-        self.primary.show(&mut req, self.crtc, fb, p)?;
+        self.add_modeset(&mut req, mode_blob, fb, p)?;
         Ok(req)
+    }
+
+    /// Adds [`Pipe::modeset`]'s properties to `req`, which may light other pipelines too.
+    pub fn add_modeset(
+        &self,
+        req: &mut AtomicModeReq,
+        mode_blob: u64,
+        fb: framebuffer::Handle,
+        p: Placement,
+    ) -> Res<()> {
+        self.conn_props
+            .set(req, self.conn, "CRTC_ID", u32::from(self.crtc).into())?;
+        self.crtc_props.set(req, self.crtc, "MODE_ID", mode_blob)?;
+        self.crtc_props.set(req, self.crtc, "ACTIVE", 1)?;
+        self.primary.show(req, self.crtc, fb, p)
     }
 
     /// The primary plane covering the whole mode.

@@ -7,7 +7,8 @@
 //! drm-test pattern  --device /dev/dri/cardN [--flips N]
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test badimport --device /dev/dri/cardN
-//! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R]
+//! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]
+//!                   [--profile OPERATION]
 //! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused] [--unload-exporter]
 //! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]
 //! ```
@@ -30,6 +31,8 @@ mod mover;
 mod moves;
 mod pattern;
 mod patterns;
+mod profile;
+mod schedstat;
 
 use std::fmt;
 use std::io::{self, BufRead, Write};
@@ -127,12 +130,46 @@ pub fn wait_for_host(tag: &str) -> Res<()> {
     Ok(())
 }
 
+/// Asks the host runner to note where QEMU's command trace is (`MARK <tag>` on the console,
+/// answered by `<tag>.done` in the results folder), so that the commands the device got between
+/// two marks can be counted. Polls for the answer every 20 ms, at most 60 s of guest time.
+pub fn mark_trace(tag: &str) -> Res<()> {
+    let results = std::env::var("RESULTS")
+        .map_err(|_| "RESULTS (the results folder) is not set for a trace mark")?;
+    let done = std::path::Path::new(&results).join(format!("{tag}.done"));
+    match std::fs::remove_file(&done) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(format!("removing {}: {}", done.display(), describe(&e)).into())
+        }
+        _ => {}
+    }
+    let mut console = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/console")
+        .ctx("opening /dev/console")?;
+    writeln!(console, "MARK {tag}").ctx("writing the trace mark")?;
+    for _ in 0..3000 {
+        if let Ok(answer) = std::fs::read_to_string(&done) {
+            return match answer.trim() {
+                "ok" => Ok(()),
+                other => Err(format!("trace mark {tag}: {other}").into()),
+            };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(format!("no answer from the host to trace mark {tag}").into())
+}
+
 struct Args {
     command: String,
     device: String,
     flips: u32,
     iterations: u32,
     rounds: u32,
+    /// `bench` measures only what depends on the heads and the mode.
+    flips_only: bool,
+    /// `bench` profiles this operation.
+    profile: Option<String>,
     exporter: String,
     /// `import` must fail with ENODEV (the device offers no blobs).
     refused: bool,
@@ -146,7 +183,8 @@ struct Args {
 const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]\n       \
                      drm-test badinput --device /dev/dri/cardN\n       \
                      drm-test badimport --device /dev/dri/cardN\n       \
-                     drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R]\n       \
+                     drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]\n       \
+                                  [--profile OPERATION]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
                      drm-test import --device /dev/dri/cardN [--exporter DRIVER] [--refused]\n       \
                                    [--unload-exporter]\n       \
@@ -177,6 +215,8 @@ fn parse_args() -> Res<Args> {
     let mut flips = 60;
     let mut iterations = 100;
     let mut rounds = 9;
+    let mut flips_only = false;
+    let mut profile = None;
     let mut exporter = "vgem".to_string();
     let mut refused = false;
     let mut unload_exporter = false;
@@ -189,6 +229,10 @@ fn parse_args() -> Res<Args> {
             "--flips" if command == "pattern" => flips = number(&mut args, "--flips")?,
             "--iterations" if command == "bench" => iterations = number(&mut args, "--iterations")?,
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
+            "--flips-only" if command == "bench" => flips_only = true,
+            "--profile" if command == "bench" => {
+                profile = Some(args.next().ok_or("--profile needs an operation")?)
+            }
             "--moves" if command == "moves" => moves = number(&mut args, "--moves")?,
             "--revokes" if command == "moves" => revokes = number(&mut args, "--revokes")?,
             "--race" if command == "moves" => race = number(&mut args, "--race")?,
@@ -207,6 +251,8 @@ fn parse_args() -> Res<Args> {
         flips,
         iterations,
         rounds,
+        flips_only,
+        profile,
         exporter,
         refused,
         unload_exporter,
@@ -220,7 +266,12 @@ fn run() -> Res<()> {
     let args = parse_args()?;
     match args.command.as_str() {
         "pattern" => pattern::run(&args.device, args.flips),
-        "bench" => bench::run(&args.device, args.iterations, args.rounds),
+        "bench" => {
+            if let Some(name) = args.profile {
+                profile::set_target(name)?;
+            }
+            bench::run(&args.device, args.iterations, args.rounds, args.flips_only)
+        }
         "release-fault" => fault::run(&args.device),
         "import" => import::run(
             &args.device,
