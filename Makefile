@@ -7,7 +7,7 @@
 export VIRTIO_RS_CACHE ?= /var/cache/virtio-rs
 SCRIPTS := scripts
 
-.PHONY: all build run check bench kunit e2e sanitizer lint rustfmtcheck checkpatch series shim-check \
+.PHONY: all build run check bench profile kunit e2e sanitizer lint rustfmtcheck checkpatch series shim-check \
 	clean distclean help
 
 all: build
@@ -18,6 +18,8 @@ help:
 	@echo '                (SCENARIO=weston: weston GL on vkms, shown through virtio_rs)'
 	@echo 'make check      all tests: lint, KUnit, end-to-end scenarios (both drivers)'
 	@echo 'make bench      costs of display operations, virtio_rs against virtio_gpu'
+	@echo 'make profile    where an operation'"'"'s instructions go, C against Rust'
+	@echo '                (PROFILE_OP=NAME, a make bench operation; ftrace profiler)'
 	@echo 'make kunit      KUnit suites only'
 	@echo 'make e2e        end-to-end scenarios only'
 	@echo 'make sanitizer  KUnit and scenarios on the KASAN/UBSAN/kmemleak kernel'
@@ -37,6 +39,9 @@ check: build
 
 bench: build
 	$(SCRIPTS)/bench.sh
+
+profile: build
+	$(SCRIPTS)/profile.sh
 
 kunit: build
 	$(SCRIPTS)/check.sh kunit

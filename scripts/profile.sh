@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make profile: where a display operation's guest instructions go, virtio_gpu
+# (C) against virtio_rs. Runs tests/scenarios/profile.sh on both drivers under
+# -icount with ftrace's function profiler on around the operation
+# PROFILE_OP (default dumb-create-256x256; any name make bench prints, e.g.
+# dumb-destroy-256x256, flip-import, flip-dumb), then prints per C function
+# its calls and its time with its callees per operation for both drivers,
+# largest differences first (out/profile.txt). The Rust code is not
+# instrumented by ftrace: its C callees show where it spends.
+#
+# BENCH_ITERATIONS (default 30) and BENCH_ROUNDS (default 3) size the run.
+
+. "$(dirname "$0")/lib.sh"
+
+op=${PROFILE_OP:-dumb-create-256x256}
+iterations=${BENCH_ITERATIONS:-30}
+rounds=${BENCH_ROUNDS:-3}
+case $iterations$rounds in
+*[!0-9]*) die "BENCH_ITERATIONS and BENCH_ROUNDS must be numbers" ;;
+esac
+case $op in
+'' | *[!A-Za-z0-9_.-]*) die "PROFILE_OP '$op' is not an operation name" ;;
+esac
+
+for driver in virtio_gpu virtio_rs; do
+	"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario profile \
+		--driver "$driver" --blob true --icount --timeout 900 \
+		--out "/src/out/profile-$driver" \
+		--append "harness.profile=$op harness.iterations=$iterations harness.rounds=$rounds" ||
+		die "profile run on $driver failed: see out/profile-$driver/"
+done
+python3 "$TOP/scripts/profile-report.py" "$TOP/out" "$op" | tee "$TOP/out/profile.txt"

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# profile (make profile): tests/drm-test's bench with ftrace's function
+# profiler on while the operation harness.profile=NAME is measured
+# (harness.iterations, harness.rounds as for bench). Saves each CPU's
+# trace_stat/function<N> to profile-cpu<N>.txt; drm-test.txt says how many
+# operations ran ("profile:" line). Page flips and first scanouts run alone
+# (bench --flips-only); the other operations come with the whole bench.
+
+mover_setup
+mountpoint -q /sys/kernel/tracing || must mount -t tracefs tracefs /sys/kernel/tracing
+[ -e /sys/kernel/tracing/function_profile_enabled ] ||
+	fail "no function profiler in this kernel (CONFIG_FUNCTION_PROFILER)"
+card=$(drm_test_card) || exit 1
+bin=/cache/drm-test-target/release/drm-test
+[ -x "$bin" ] || fail "no $bin: run scripts/build-drm-test.sh"
+op=$(param profile)
+[ -n "$op" ] || fail "harness.profile=OPERATION is not set"
+set -- bench --device "$card" --iterations "$(param iterations 100)" \
+	--rounds "$(param rounds 9)" --profile "$op"
+case $op in flip-* | first-scanout-*) set -- "$@" --flips-only ;; esac
+"$bin" "$@" > "$RESULTS/drm-test.txt" 2>&1 ||
+	fail "drm-test bench --profile $op failed: $(tail -n 1 "$RESULTS/drm-test.txt")"
+n=0
+for f in /sys/kernel/tracing/trace_stat/function[0-9]*; do
+	cp "$f" "$RESULTS/profile-cpu${f##*function}.txt" || fail "cannot save $f"
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || fail "no trace_stat/function files"
+grep -q "^profile: " "$RESULTS/drm-test.txt" || fail "drm-test did not profile $op"
+pass "profile of $op: $(grep '^profile: ' "$RESULTS/drm-test.txt"), $n CPUs"
