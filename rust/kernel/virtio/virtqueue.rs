@@ -190,6 +190,39 @@ impl<'a> Segments<'a> {
         self.push(bytes.as_mut_ptr(), bytes.len(), true)
     }
 
+    /// Adds the first `readable` bytes of `data` as a segment that the device reads and the
+    /// rest as one that it writes: a request and the room for its answer in one allocation.
+    /// `EINVAL` if `data` is shorter than `readable`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::virtio::Segments;
+    ///
+    /// let mut request = KVec::new();
+    /// request.extend_from_slice(&[1u8, 2, 3, 4], GFP_KERNEL)?;
+    /// request.resize(12, 0u8, GFP_KERNEL)?;
+    /// {
+    ///     let mut too_short = Segments::new();
+    ///     assert_eq!(too_short.split_slice(&mut request, 13), Err(EINVAL));
+    /// }
+    /// let mut segments = Segments::new();
+    /// segments.split_slice(&mut request, 4)?;
+    /// assert_eq!(segments.readable_count(), 1);
+    /// assert_eq!(segments.writable_count(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn split_slice(&mut self, data: &'a mut KVec<u8>, readable: usize) -> Result {
+        let (read, write) = data
+            .as_mut_slice()
+            .split_at_mut_checked(readable)
+            .ok_or(EINVAL)?;
+        // INVARIANT: `KVec` memory comes from `kmalloc`; both halves are borrowed exclusively
+        // for `'a`, which covers the shared borrow of the readable one.
+        self.push(read.as_ptr(), read.len(), false)?;
+        self.push(write.as_mut_ptr(), write.len(), true)
+    }
+
     /// Returns the number of readable segments.
     pub fn readable_count(&self) -> usize {
         self.out
