@@ -54,13 +54,6 @@ use zerocopy::{
     IntoBytes, //
 };
 
-/// A copy of `bytes` the device can read.
-fn bytes_of(bytes: &[u8]) -> Result<KVec<u8>> {
-    let mut v = KVec::new();
-    v.extend_from_slice(bytes, GFP_KERNEL)?;
-    Ok(v)
-}
-
 /// The index of the control queue.
 const CONTROL: usize = 0;
 
@@ -97,8 +90,9 @@ impl Deadline {
 /// Where the dequeue work hands a response to the submitter waiting for it.
 #[pin_data]
 struct Reply {
+    /// The request's bytes, and where in them the response starts and ends.
     #[pin]
-    response: SpinLock<Option<(KVec<u8>, usize)>>,
+    response: SpinLock<Option<(KVec<u8>, core::ops::Range<usize>)>>,
 }
 
 /// What a command keeps until the device answered it: e.g. an object whose memory the command
@@ -110,10 +104,13 @@ pub(crate) trait Hold: Send + 'static {
 
 /// A command on its way through a queue.
 pub(crate) struct Request<H: Hold> {
-    command: KVec<u8>,
-    /// Data following the command, e.g. the memory entries of a resource.
-    payload: KVec<u8>,
-    response: KVec<u8>,
+    /// The command, the data following it (e.g. the memory entries of a resource) and the
+    /// room for the response, in one allocation: the device reads the first `response_at`
+    /// bytes and writes the rest.
+    bytes: KVec<u8>,
+    /// The length of the command at the start of `bytes`.
+    command_len: usize,
+    response_at: usize,
     reply: Option<Arc<Reply>>,
     /// The fence the device signals once the command completed, if it asks for one: armed
     /// when the command enters the ring.
@@ -126,22 +123,52 @@ pub(crate) struct Request<H: Hold> {
 
 impl<H: Hold> virtio::Buffer for Request<H> {
     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
-        segments.readable_slice(&self.command)?;
-        segments.readable_slice(&self.payload)?;
-        segments.writable_slice(&mut self.response)
+        segments.split_slice(&mut self.bytes, self.response_at)
     }
 }
 
 impl<H: Hold> Request<H> {
-    /// The most ring descriptors a request takes (command, payload, response), without
-    /// indirect descriptors.
-    const MAX_DESCRIPTORS: u32 = 3;
+    /// The most ring descriptors a request takes (what the device reads, what it writes),
+    /// without indirect descriptors.
+    const MAX_DESCRIPTORS: u32 = 2;
+
+    /// A request of `command` followed by `payload`, with room for a `response_len`-byte
+    /// answer, not fenced and notifying the device.
+    fn new(command: &[u8], payload: &[u8], response_len: usize) -> Result<Self> {
+        let response_at = command.len().checked_add(payload.len()).ok_or(EINVAL)?;
+        let total = response_at.checked_add(response_len).ok_or(EINVAL)?;
+        let mut bytes = KVec::with_capacity(total, GFP_KERNEL)?;
+        // Within the capacity: nothing is allocated again.
+        bytes.extend_from_slice(command, GFP_KERNEL)?;
+        bytes.extend_from_slice(payload, GFP_KERNEL)?;
+        bytes.resize(total, 0u8, GFP_KERNEL)?;
+        Ok(Self {
+            bytes,
+            command_len: command.len(),
+            response_at,
+            reply: None,
+            fence: None,
+            hold: None,
+            notify: true,
+        })
+    }
+
+    fn command(&self) -> &[u8] {
+        self.bytes.get(..self.command_len).unwrap_or(&[])
+    }
+
+    fn command_mut(&mut self) -> &mut [u8] {
+        self.bytes.get_mut(..self.command_len).unwrap_or(&mut [])
+    }
 
     /// Called by the dequeue work: the device wrote `len` bytes of the response.
     fn complete(self, len: u32, dequeue: &Dequeue<H>) {
         // A device cannot have written more than the buffer holds.
-        let len = usize::try_from(len).map_or(self.response.len(), |l| l.min(self.response.len()));
-        if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(&self.response[..len]) {
+        let room = self.bytes.len().saturating_sub(self.response_at);
+        let len = usize::try_from(len).map_or(room, |l| l.min(room));
+        let response = self.response_at..self.response_at + len;
+        let answer = self.bytes.get(response.clone()).unwrap_or(&[]);
+        if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(answer) {
             if let Some(id) = hdr.fence() {
                 let result = match hdr.type_() {
                     t if t >= protocol::ctrl_type::RESP_ERR_UNSPEC => {
@@ -155,9 +182,9 @@ impl<H: Hold> Request<H> {
             }
         }
         match self.reply {
-            Some(reply) => *reply.response.lock() = Some((self.response, len)),
+            Some(reply) => *reply.response.lock() = Some((self.bytes, response)),
             // Nobody waits for this answer: only errors are worth a word.
-            None => dequeue.check_unwaited(&self.command, &self.response[..len]),
+            None => dequeue.check_unwaited(self.command(), self.bytes.get(response).unwrap_or(&[])),
         }
     }
 }
@@ -422,7 +449,7 @@ impl<H: Hold> CommandQueue<H> {
             // is named, and the fence armed, under one `Arming`, not held while waiting for room.
             let arming = self.events.timeline.arming();
             let seqno = arming.next_seqno();
-            if let Err(e) = CtrlHdr::set_fence_in(&mut request.command, seqno) {
+            if let Err(e) = CtrlHdr::set_fence_in(request.command_mut(), seqno) {
                 request.fence = Some(slot);
                 return Err((e, request));
             }
@@ -520,39 +547,23 @@ impl<H: Hold> CommandQueue<H> {
         command: &C,
         payload: &[P],
     ) -> Result<KBox<C::Response>> {
-        let size = core::mem::size_of::<C::Response>();
-        let mut response = KVec::new();
-        response.resize(size, 0u8, GFP_KERNEL)?;
         let reply = Arc::pin_init(
             pin_init!(Reply {
                 response <- new_spinlock!(None),
             }),
             GFP_KERNEL,
         )?;
+        let mut request = Self::request(command, payload, None)?;
+        request.reply = Some(reply.clone());
 
         let deadline = Deadline::after(RESPONSE_TIMEOUT);
-        self.submit(
-            CONTROL,
-            KBox::new(
-                Request {
-                    command: bytes_of(command.as_bytes())?,
-                    payload: bytes_of(payload.as_bytes())?,
-                    response,
-                    reply: Some(reply.clone()),
-                    fence: None,
-                    hold: None,
-                    notify: true,
-                },
-                GFP_KERNEL,
-            )?,
-            deadline,
-        )?;
+        self.submit(CONTROL, request, deadline)?;
 
         self.events
             .control
             .wait(deadline, || reply.response.lock().is_some())?;
-        let (response, len) = reply.response.lock().take().ok_or(EPROTO)?;
-        self.decode::<C>(&response[..len])
+        let (bytes, response) = reply.response.lock().take().ok_or(EPROTO)?;
+        self.decode::<C>(bytes.get(response).unwrap_or(&[]))
     }
 
     /// Builds the request of `command`, `fenced` or not, to be sent later with
@@ -588,8 +599,9 @@ impl<H: Hold> CommandQueue<H> {
         self.events
             .control
             .wait(deadline, || reply.response.lock().is_some())?;
-        let (response, len) = reply.response.lock().take().ok_or(EPROTO)?;
-        let (hdr, _) = CtrlHdr::read_from_prefix(&response[..len]).map_err(|_| EPROTO)?;
+        let (bytes, response) = reply.response.lock().take().ok_or(EPROTO)?;
+        let (hdr, _) =
+            CtrlHdr::read_from_prefix(bytes.get(response).unwrap_or(&[])).map_err(|_| EPROTO)?;
         if hdr.type_() != C::RESPONSE_TYPE {
             return Err(protocol::response_error(hdr.type_()));
         }
@@ -758,20 +770,13 @@ impl<H: Hold> CommandQueue<H> {
         payload: &[P],
         fence: Option<FenceMemory>,
     ) -> Result<KBox<Request<H>>> {
-        let mut response = KVec::new();
-        response.resize(core::mem::size_of::<C::Response>(), 0u8, GFP_KERNEL)?;
-        Ok(KBox::new(
-            Request {
-                command: bytes_of(command.as_bytes())?,
-                payload: bytes_of(payload.as_bytes())?,
-                response,
-                reply: None,
-                fence,
-                hold: None,
-                notify: true,
-            },
-            GFP_KERNEL,
-        )?)
+        let mut request = Request::new(
+            command.as_bytes(),
+            payload.as_bytes(),
+            core::mem::size_of::<C::Response>(),
+        )?;
+        request.fence = fence;
+        Ok(KBox::new(request, GFP_KERNEL)?)
     }
 
     /// Waits up to `timeout` for `fence`: `ETIMEDOUT` if the device did not signal it, the
@@ -800,18 +805,7 @@ impl<H: Hold> CommandQueue<H> {
     pub(crate) fn cursor(&self, command: &UpdateCursor) -> Result {
         self.submit(
             CURSOR,
-            KBox::new(
-                Request {
-                    command: bytes_of(command.as_bytes())?,
-                    payload: KVec::new(),
-                    response: KVec::new(),
-                    reply: None,
-                    fence: None,
-                    hold: None,
-                    notify: true,
-                },
-                GFP_KERNEL,
-            )?,
+            KBox::new(Request::new(command.as_bytes(), &[], 0)?, GFP_KERNEL)?,
             Deadline::after(RESPONSE_TIMEOUT),
         )
         .map(|_| ())
