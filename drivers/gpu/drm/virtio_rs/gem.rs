@@ -414,13 +414,15 @@ impl VirtioObject {
 /// addresses of its pages.
 fn mem_entries(obj: &Object, drm: &VirtioDrmDevice<drm::Registered>) -> Result<KVec<MemEntry>> {
     let sgt = obj.sg_table_for(drm)?;
-    let mut entries = KVec::new();
+    let mut entries;
     if obj.dev().dma_api {
+        entries = KVec::with_capacity(sgt.iter().count(), GFP_KERNEL)?;
         for sg in sgt.iter() {
             let len = u32::try_from(sg.dma_len()).map_err(|_| EINVAL)?;
             entries.push(MemEntry::new(sg.dma_address(), len), GFP_KERNEL)?;
         }
     } else {
+        entries = KVec::with_capacity(sgt.iter_cpu().count(), GFP_KERNEL)?;
         for sg in sgt.iter_cpu() {
             entries.push(MemEntry::new(sg.phys_address(), sg.length()), GFP_KERNEL)?;
         }
