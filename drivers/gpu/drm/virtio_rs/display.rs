@@ -31,6 +31,7 @@ use crate::{
     },
 };
 use kernel::{
+    dma_fence::Fence,
     drm::{
         self,
         kms::{
@@ -58,6 +59,7 @@ use kernel::{
     new_mutex, new_spinlock,
     prelude::*,
     sync::{
+        aref::ARef,
         atomic::{
             Atomic,
             Relaxed, //
@@ -208,19 +210,57 @@ fn with_bound(
 pub(crate) struct OutputPlane {}
 
 /// What [`OutputPlane::prepare_fb`] prepares for a plane state that shows a blob.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct PreparedFb {
-    /// An imported buffer is pinned while a plane state shows it.
+    /// An imported buffer is pinned while a plane state shows it, and until the host flushed
+    /// it (see [`Flush`]).
     pin: Option<gem::ScanoutPin>,
-    /// The memory of the fence of the update's RESOURCE_FLUSH, allocated before the commit
-    /// can no longer fail.
     #[pin]
-    flush_fence: Mutex<Option<FenceMemory>>,
+    flush: Mutex<Flush>,
+}
+
+/// The fence of a plane state's RESOURCE_FLUSH.
+///
+/// The update does not wait for the flush: the commit completes, and its page flip event comes
+/// at the next vblank, while the host reads the buffer. The state's cleanup, when a later
+/// commit has replaced it, waits for the fence instead (it signalled long before, a frame
+/// ago, unless the host is slow) before it unpins the buffer and lets the framebuffer go.
+/// The C driver waits in the update, delaying the commit by the host's round trip.
+enum Flush {
+    /// Not sent yet: the fence's memory, allocated before the commit can no longer fail.
+    Unsent(FenceMemory),
+    /// Sent: the fence of the state's last flush.
+    Sent(ARef<Fence>),
+    /// Nothing to wait for.
+    None,
 }
 
 impl PreparedFb {
-    fn take_flush_fence(&self) -> Option<FenceMemory> {
-        self.flush_fence.lock().take()
+    /// Sends this state's flush with `send`, given the fence memory allocated for it unless an
+    /// update already used it, and keeps the fence for the state's cleanup.
+    fn flush_with(&self, send: impl FnOnce(Option<FenceMemory>) -> Result<ARef<Fence>>) {
+        let mut flush = self.flush.lock();
+        let memory = match core::mem::replace(&mut *flush, Flush::None) {
+            Flush::Unsent(memory) => Some(memory),
+            // A second update of the state: its fence comes after the first's.
+            Flush::Sent(_) | Flush::None => None,
+        };
+        if let Ok(fence) = send(memory) {
+            *flush = Flush::Sent(fence);
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for PreparedFb {
+    fn drop(self: Pin<&mut Self>) {
+        if let Flush::Sent(fence) = core::mem::replace(&mut *self.flush.lock(), Flush::None) {
+            // A host that does not answer in time gets the buffer unpinned all the same, as
+            // with the C driver: it keeps the memory of an import until the exporter's
+            // invalidation detaches it, which waits for the answer.
+            let _ = Queue::wait_fence(&fence, FLUSH_WAIT);
+        }
+        // Then `pin` is dropped: the buffer may move.
     }
 }
 
@@ -276,17 +316,20 @@ impl kms::DriverPlane for OutputPlane {
                 Ok(None)
             };
         };
-        let flush_fence = guard.registration_data_with(|bound| -> Result<_> {
+        let flush = guard.registration_data_with(|bound| -> Result<_> {
             if let (Some(crtc), Some(_)) = (new.crtc(), obj.import()) {
                 bound.shown.prepare_off(&bound.queue, crtc.scanout)?;
             }
-            flushed.then(|| bound.queue.alloc_fence()).transpose()
+            Ok(match flushed {
+                true => Flush::Unsent(bound.queue.alloc_fence()?),
+                false => Flush::None,
+            })
         })?;
         let pin = gem::pin_for_scanout(obj, &guard)?;
         let prepared = KBox::pin_init(
             pin_init!(PreparedFb {
                 pin,
-                flush_fence <- new_mutex!(flush_fence),
+                flush <- new_mutex!(flush),
             }),
             GFP_KERNEL,
         )?;
@@ -399,10 +442,20 @@ fn update_primary(
     // prepare_fb prepared that, unless this update is the second of its state. Allocated here,
     // outside the lock, which the exporter's invalidation takes.
     let import = obj.import().is_some();
-    if import {
-        let _ = bound.shown.prepare_off(queue, output.scanout);
-    }
     let mut shown = bound.shown.lock();
+    if import && !shown.has_off(output.scanout) {
+        drop(shown);
+        if let Err(e) = bound.shown.prepare_off(queue, output.scanout) {
+            dev_dbg!(
+                queue.device(),
+                "scanout {}: no command to take resource {} off again: {:?}\n",
+                output.scanout,
+                id,
+                e
+            );
+        }
+        shown = bound.shown.lock();
+    }
     if !obj.attached() || (import && !shown.has_off(output.scanout)) {
         // Moved by its exporter since prepare_fb attached it (or no command could be prepared
         // to take it off again): nothing to show until a commit attaches it again.
@@ -440,18 +493,25 @@ fn update_primary(
             shown.set(output.scanout, id, queued);
         }
     }
-    // As the C driver: a blob's flush is fenced and waited for, briefly (outside the lock),
-    // so the host has read the buffer before the commit completes.
+    // A blob's flush is fenced; the state's cleanup waits for the fence before it lets the
+    // buffer go (see `Flush`).
     if obj.blob() {
         let flush = ResourceFlush::new(id, r);
-        let fence = match new.prepared().and_then(|p| p.as_ref()?.take_flush_fence()) {
+        let send = |memory: Option<FenceMemory>| match memory {
             Some(memory) => queue.send_with_fence(&flush, memory),
             // A second update of the same state (not done by the atomic helpers).
             None => queue.send_fenced(&flush),
         };
-        drop(shown);
-        if let Ok(fence) = fence {
-            let _ = Queue::wait_fence(&fence, FLUSH_WAIT);
+        match new.prepared().and_then(|p| p.as_ref()) {
+            Some(prepared) => prepared.flush_with(send),
+            // No state to keep the buffer for: wait here, outside the lock.
+            None => {
+                let fence = send(None);
+                drop(shown);
+                if let Ok(fence) = fence {
+                    let _ = Queue::wait_fence(&fence, FLUSH_WAIT);
+                }
+            }
         }
     } else {
         let _ = queue.send(&ResourceFlush::new(id, r));
@@ -479,7 +539,7 @@ fn transfer_region(
 /// limit; a host that never answers must not wedge the cursor).
 const CURSOR_WAIT: Delta = Delta::from_secs(1);
 
-/// How long a commit waits for the host to flush a blob.
+/// How long the cleanup of a plane state waits for the host to have flushed its blob.
 const FLUSH_WAIT: Delta = Delta::from_millis(50);
 
 fn update_cursor(
