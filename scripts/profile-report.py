@@ -8,9 +8,9 @@ reads OUT/profile-virtio_gpu/ and OUT/profile-virtio_rs/: profile-cpu*.txt (the 
 trace_stat/function<N> files: function, hits, time with callees) and drm-test.txt (the
 "profile:" line: how many operations ran). Sums the CPUs, divides by the operations, and
 prints the ROWS (default 40) functions whose time per operation differs most between the
-drivers, then those that only one driver calls. Time is in guest ns (instructions under
--icount), sleeping left out; a function's time includes its callees', so nested functions
-repeat their callees' share.
+drivers, then the most expensive ones of each. Time is in guest ns (instructions
+under -icount), sleeping left out unless the run counted it (PROFILE_SLEEP=1); a
+function's time includes its callees', so nested functions repeat their callees' share.
 """
 
 import glob
@@ -25,9 +25,9 @@ def read_profile(folder):
     ops, what = None, None
     with open(f"{folder}/drm-test.txt") as f:
         for line in f:
-            m = re.match(r"^profile: (.*) operations (\d+)$", line)
+            m = re.match(r"^profile: (.*?)( with-sleep)? operations (\d+)$", line)
             if m:
-                what, ops = m[1], int(m[2])
+                what, ops = m[1] + (" (time slept included)" if m[2] else ""), int(m[3])
     if not ops:
         raise SystemExit(f"{folder}/drm-test.txt has no profile line")
     functions = {}
@@ -57,7 +57,7 @@ def main(argv):
     c, c_ops, what = prof["virtio_gpu"]
     rs, rs_ops, _ = prof["virtio_rs"]
     print(f"make profile: {what}, per operation ({c_ops} C, {rs_ops} Rust); guest ns with"
-          " callees, sleep left out")
+          " callees")
     print(f"{'function':32} {'C calls':>8} {'C ns':>10} {'Rust calls':>10} {'Rust ns':>10}"
           f" {'Rust-C ns':>10}")
 

@@ -10,11 +10,14 @@
 # largest differences first (out/profile.txt). The Rust code is not
 # instrumented by ftrace: its C callees show where it spends.
 #
+# PROFILE_SLEEP=1 counts the time functions slept too: how long they took,
+# waits included (e.g. a commit's wait for the host's answer).
 # BENCH_ITERATIONS (default 30) and BENCH_ROUNDS (default 3) size the run.
 
 . "$(dirname "$0")/lib.sh"
 
 op=${PROFILE_OP:-dumb-create-256x256}
+sleep=${PROFILE_SLEEP:-0}
 iterations=${BENCH_ITERATIONS:-30}
 rounds=${BENCH_ROUNDS:-3}
 case $iterations$rounds in
@@ -23,12 +26,13 @@ esac
 case $op in
 '' | *[!A-Za-z0-9_.-]*) die "PROFILE_OP '$op' is not an operation name" ;;
 esac
+case $sleep in 0 | 1) ;; *) die "PROFILE_SLEEP must be 0 or 1" ;; esac
 
 for driver in virtio_gpu virtio_rs; do
 	"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario profile \
 		--driver "$driver" --blob true --icount --timeout 900 \
 		--out "/src/out/profile-$driver" \
-		--append "harness.profile=$op harness.iterations=$iterations harness.rounds=$rounds" ||
+		--append "harness.profile=$op harness.profile_sleep=$sleep harness.iterations=$iterations harness.rounds=$rounds" ||
 		die "profile run on $driver failed: see out/profile-$driver/"
 done
 python3 "$TOP/scripts/profile-report.py" "$TOP/out" "$op" | tee "$TOP/out/profile.txt"

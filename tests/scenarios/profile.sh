@@ -4,7 +4,8 @@
 # profiler on while the operation harness.profile=NAME is measured
 # (harness.iterations, harness.rounds as for bench). Saves each CPU's
 # trace_stat/function<N> to profile-cpu<N>.txt; drm-test.txt says how many
-# operations ran ("profile:" line). Page flips and first scanouts run alone
+# operations ran ("profile:" line). With harness.profile_sleep=1 a function's
+# time includes the time it slept (a commit's wait for the host). Page flips and first scanouts run alone
 # (bench --flips-only); the other operations come with the whole bench.
 
 mover_setup
@@ -19,6 +20,7 @@ op=$(param profile)
 set -- bench --device "$card" --iterations "$(param iterations 100)" \
 	--rounds "$(param rounds 9)" --profile "$op"
 case $op in flip-* | first-scanout-*) set -- "$@" --flips-only ;; esac
+[ "$(param profile_sleep 0)" = 1 ] && set -- "$@" --profile-sleep
 "$bin" "$@" > "$RESULTS/drm-test.txt" 2>&1 ||
 	fail "drm-test bench --profile $op failed: $(tail -n 1 "$RESULTS/drm-test.txt")"
 n=0

@@ -8,7 +8,7 @@
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test badimport --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]
-//!                   [--profile OPERATION]
+//!                   [--profile OPERATION [--profile-sleep]]
 //! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused] [--unload-exporter]
 //! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]
 //! ```
@@ -170,6 +170,8 @@ struct Args {
     flips_only: bool,
     /// `bench` profiles this operation.
     profile: Option<String>,
+    /// The profile counts the time functions slept.
+    profile_sleep: bool,
     exporter: String,
     /// `import` must fail with ENODEV (the device offers no blobs).
     refused: bool,
@@ -184,7 +186,7 @@ const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]
                      drm-test badinput --device /dev/dri/cardN\n       \
                      drm-test badimport --device /dev/dri/cardN\n       \
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]\n       \
-                                  [--profile OPERATION]\n       \
+                                  [--profile OPERATION [--profile-sleep]]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
                      drm-test import --device /dev/dri/cardN [--exporter DRIVER] [--refused]\n       \
                                    [--unload-exporter]\n       \
@@ -217,6 +219,7 @@ fn parse_args() -> Res<Args> {
     let mut rounds = 9;
     let mut flips_only = false;
     let mut profile = None;
+    let mut profile_sleep = false;
     let mut exporter = "vgem".to_string();
     let mut refused = false;
     let mut unload_exporter = false;
@@ -230,6 +233,7 @@ fn parse_args() -> Res<Args> {
             "--iterations" if command == "bench" => iterations = number(&mut args, "--iterations")?,
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
             "--flips-only" if command == "bench" => flips_only = true,
+            "--profile-sleep" if command == "bench" => profile_sleep = true,
             "--profile" if command == "bench" => {
                 profile = Some(args.next().ok_or("--profile needs an operation")?)
             }
@@ -253,6 +257,7 @@ fn parse_args() -> Res<Args> {
         rounds,
         flips_only,
         profile,
+        profile_sleep,
         exporter,
         refused,
         unload_exporter,
@@ -268,7 +273,7 @@ fn run() -> Res<()> {
         "pattern" => pattern::run(&args.device, args.flips),
         "bench" => {
             if let Some(name) = args.profile {
-                profile::set_target(name)?;
+                profile::set_target(name, args.profile_sleep)?;
             }
             bench::run(&args.device, args.iterations, args.rounds, args.flips_only)
         }

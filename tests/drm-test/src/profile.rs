@@ -18,11 +18,17 @@ const TRACING: &str = "/sys/kernel/tracing";
 /// The operation to profile, if any.
 static TARGET: OnceLock<String> = OnceLock::new();
 
+/// Whether the profile counts the time functions slept (`--profile-sleep`): then a function's
+/// time is how long it took, waits included, e.g. a commit's for the host.
+static WITH_SLEEP: AtomicBool = AtomicBool::new(false);
+
 /// Whether the operation to profile ran.
 static PROFILED: AtomicBool = AtomicBool::new(false);
 
-/// Profiles the operation `name` from now on (once).
-pub fn set_target(name: String) -> Res<()> {
+/// Profiles the operation `name` from now on (once), with the time functions slept if
+/// `with_sleep`.
+pub fn set_target(name: String, with_sleep: bool) -> Res<()> {
+    WITH_SLEEP.store(with_sleep, Relaxed);
     TARGET
         .set(name)
         .map_err(|_| "only one operation can be profiled".into())
@@ -45,14 +51,21 @@ pub fn around<T>(names: &[&str], ops: u64, measurement: impl FnOnce() -> Res<T>)
     if !wanted(names) {
         return measurement();
     }
-    // Time with the callees, without the time a function slept (idle under -icount).
+    // Time with the callees; without the time a function slept (idle under -icount) unless
+    // asked for.
     write("options/graph-time", "1")?;
-    write("options/sleep-time", "0")?;
+    let sleep = if WITH_SLEEP.load(Relaxed) { "1" } else { "0" };
+    write("options/sleep-time", sleep)?;
     write("function_profile_enabled", "1")?;
     let result = measurement();
     write("function_profile_enabled", "0")?;
     PROFILED.store(true, Relaxed);
-    println!("profile: {} operations {ops}", names.join(" "));
+    let sleep = if WITH_SLEEP.load(Relaxed) {
+        " with-sleep"
+    } else {
+        ""
+    };
+    println!("profile: {}{sleep} operations {ops}", names.join(" "));
     result
 }
 
