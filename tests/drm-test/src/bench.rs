@@ -66,12 +66,18 @@ impl Costs {
 /// measurement. Set once by [`calibrate`].
 static OVERHEAD: AtomicU64 = AtomicU64::new(0);
 
+/// How long a measurement lets the work its operations left behind run (the host's answers,
+/// the memory freed with them) before it reads the busy time: idle time, which the busy time
+/// leaves out, so that each round counts its own deferred work rather than the next one.
+const SETTLE: Duration = Duration::from_millis(20);
+
 /// Times `ops` (which runs `n` operations): busy and elapsed guest nanoseconds, added to `costs`.
 fn timed(costs: &mut Costs, n: u32, ops: impl FnOnce() -> Res<()>) -> Res<()> {
     let busy = schedstat::busy_ns()?;
     let t0 = Instant::now();
     ops()?;
     let elapsed = t0.elapsed();
+    thread::sleep(SETTLE);
     let busy = schedstat::busy_ns()?.saturating_sub(busy);
     costs.add(n, busy.saturating_sub(OVERHEAD.load(Relaxed)), elapsed);
     Ok(())
@@ -367,6 +373,7 @@ fn first_scanout(
             kms::flip(card, pipe, imported.fb, FLIP_TIMEOUT)
                 .map_err(|e| format!("{name}, operation {i}: {e}"))?;
             elapsed += t0.elapsed();
+            thread::sleep(SETTLE);
             busy += schedstat::busy_ns()?
                 .saturating_sub(b0)
                 .saturating_sub(OVERHEAD.load(Relaxed));
