@@ -107,6 +107,26 @@ def both(table, name):
     return (c, rs) if c and rs else None
 
 
+def load_runs(out, configs):
+    """{config: {driver: results}} of the configurations both drivers ran."""
+    runs = {}
+    for config in configs:
+        r = {d: read_results(f"{folder(out, config, d)}/drm-test.txt") for d in DRIVERS}
+        if all(r.values()):
+            runs[config] = r
+    return runs
+
+
+def pairs(runs, kind, names):
+    """(config, its runs, name, C's figures, Rust's) of the `kind` figures `names` of every
+    configuration that has both drivers' (runs: {config: {driver: results}})."""
+    for config, r in runs.items():
+        for name in names:
+            pair = both({d: r[d][kind] for d in DRIVERS}, name)
+            if pair is not None:
+                yield (config, r, name, *pair)
+
+
 def op_table(runs, kind, title):
     print(title)
     print(f"{'operation':30} {'C median':>10} {'Rust median':>12} {'C/Rust':>7}"
@@ -124,36 +144,23 @@ def op_table(runs, kind, title):
 
 def config_tables(out, configs, frames):
     """The per-configuration tables: flip and first-scanout cost, latency, commands."""
-    runs = {}
-    for config in configs:
-        r = {d: read_results(f"{folder(out, config, d)}/drm-test.txt") for d in DRIVERS}
-        if all(r.values()):
-            runs[config] = r
+    runs = load_runs(out, configs)
     print("per mode and heads: guest busy ns (instructions) per operation, median (min);"
           f" target: virtio_rs at most {TARGET}x C, C/Rust at least {1 / TARGET:.2f}")
     print(f"{'config':8} {'setup':22} {'operation':22} {'C':>18} {'Rust':>18} {'C/Rust':>7}"
           f" {'min':>6}")
-    for config, r in runs.items():
+    for config, r, name, c, rs in pairs(runs, "bench",
+                                         ("flip-dumb", "flip-import", "first-scanout-import")):
         setup = r["virtio_rs"]["setup"]
-        for name in ("flip-dumb", "flip-import", "first-scanout-import"):
-            pair = both({d: r[d]["bench"] for d in DRIVERS}, name)
-            if pair is None:
-                continue
-            c, rs = pair
-            print(f"{config:8} {setup:22} {name:22} {c[0]:>9} ({c[1]:>6}) {rs[0]:>9}"
-                  f" ({rs[1]:>6}) {ratio(c[0], rs[0])} {ratio(c[1], rs[1], 6)}")
+        print(f"{config:8} {setup:22} {name:22} {c[0]:>9} ({c[1]:>6}) {rs[0]:>9}"
+              f" ({rs[1]:>6}) {ratio(c[0], rs[0])} {ratio(c[1], rs[1], 6)}")
     print("page flip latency, commit to event (guest ns: the vblank timer paces the events),"
           " and vblanks per flip")
     print(f"{'config':8} {'flip':12} {'C median':>10} {'C min':>9} {'C max':>9} {'C vbl':>6}"
           f" {'Rust median':>12} {'Rust min':>9} {'Rust max':>9} {'R vbl':>6} {'C/Rust':>7}")
-    for config, r in runs.items():
-        for name in ("flip-dumb", "flip-import"):
-            pair = both({d: r[d]["latency"] for d in DRIVERS}, name)
-            if pair is None:
-                continue
-            c, rs = pair
-            print(f"{config:8} {name:12} {c[0]:>10} {c[1]:>9} {c[2]:>9} {c[3]:>6.2f}"
-                  f" {rs[0]:>12} {rs[1]:>9} {rs[2]:>9} {rs[3]:>6.2f} {ratio(c[0], rs[0])}")
+    for config, _, name, c, rs in pairs(runs, "latency", ("flip-dumb", "flip-import")):
+        print(f"{config:8} {name:12} {c[0]:>10} {c[1]:>9} {c[2]:>9} {c[3]:>6.2f}"
+              f" {rs[0]:>12} {rs[1]:>9} {rs[2]:>9} {rs[3]:>6.2f} {ratio(c[0], rs[0])}")
     print("virtio commands per frame (QEMU's trace between the marks of each flip loop),"
           " and their bytes (request + response)")
     for config in runs:
@@ -195,18 +202,10 @@ def memory_table(runs):
 def targets(out, configs):
     """One line per target: met or not, by the medians."""
     print(f"targets (virtio_rs at most {TARGET}x C's instructions, by the medians):")
-    for config in configs:
-        r = {d: read_results(f"{folder(out, config, d)}/drm-test.txt") for d in DRIVERS}
-        if not all(r.values()):
-            continue
-        for name in TARGET_OPS:
-            pair = both({d: r[d]["bench"] for d in DRIVERS}, name)
-            if pair is None:
-                continue
-            c, rs = pair
-            share = rs[0] / c[0] if c[0] else float("inf")
-            verdict = "met" if share <= TARGET else "NOT met"
-            print(f"  {config:8} {name:22} Rust/C {share:5.3f}: {verdict}")
+    for config, _, name, c, rs in pairs(load_runs(out, configs), "bench", TARGET_OPS):
+        share = rs[0] / c[0] if c[0] else float("inf")
+        verdict = "met" if share <= TARGET else "NOT met"
+        print(f"  {config:8} {name:22} Rust/C {share:5.3f}: {verdict}")
 
 
 def main(argv):

@@ -213,19 +213,18 @@ pub fn run(device: &str, iterations: u32, rounds: u32, flips_only: bool) -> Res<
     let dumb = [0x00c0_2020, 0x0020_20c0]
         .map(|colour| make_fb(&card, (w, h), DrmFourcc::Xrgb8888, |_, _| colour));
     let [a, b] = dumb;
-    flips(
-        &card,
+    let head = Head {
+        card: &card,
         pipe,
-        "dumb",
-        [a?.fb, b?.fb],
-        screen.fb,
+        screen: screen.fb,
         iterations,
         rounds,
-    )?;
+    };
+    flips(&head, "dumb", [a?.fb, b?.fb])?;
     if std::path::Path::new("/dev/dmabuf_mover").exists() {
         let mover = Mover::open()?;
-        imported_flips(&card, pipe, &mover, screen.fb, iterations, rounds)?;
-        first_scanout(&card, pipe, &mover, screen.fb, iterations, rounds)?;
+        imported_flips(&head, &mover)?;
+        first_scanout(&head, &mover)?;
         if !flips_only {
             bench_imports(&card, device, iterations, rounds)?;
         }
@@ -259,18 +258,27 @@ fn light(card: &Card, pipes: &[Pipe], fb: framebuffer::Handle) -> Res<kms::Fb> {
     Ok(cursor)
 }
 
-/// Page flips of `pipe` between the framebuffers `fbs`, each a nonblocking commit with a page
-/// flip event waited for: `flip-<name>`, its cost per flip and its latency. The host marks its
-/// command trace around all rounds; the screen is shown again at the end.
-fn flips(
-    card: &Card,
-    pipe: &Pipe,
-    name: &str,
-    fbs: [framebuffer::Handle; 2],
+/// What the flip measurements work on: the lit first head of `card`, which shows `screen`
+/// between them, and the rounds to run.
+struct Head<'a> {
+    card: &'a Card,
+    pipe: &'a Pipe,
     screen: framebuffer::Handle,
     iterations: u32,
     rounds: u32,
-) -> Res<()> {
+}
+
+/// Page flips of `pipe` between the framebuffers `fbs`, each a nonblocking commit with a page
+/// flip event waited for: `flip-<name>`, its cost per flip and its latency. The host marks its
+/// command trace around all rounds; the screen is shown again at the end.
+fn flips(head: &Head<'_>, name: &str, fbs: [framebuffer::Handle; 2]) -> Res<()> {
+    let Head {
+        card,
+        pipe,
+        screen,
+        iterations,
+        rounds,
+    } = *head;
     let name = format!("flip-{name}");
     // Untimed: the first showing of each.
     for fb in fbs {
@@ -320,29 +328,15 @@ fn exporter_buffer((w, h): (u32, u32)) -> (u64, u32) {
 }
 
 /// [`flips`] between two imported full-screen buffers of the test exporter: `flip-import`.
-fn imported_flips(
-    card: &Card,
-    pipe: &Pipe,
-    mover: &Mover,
-    screen: framebuffer::Handle,
-    iterations: u32,
-    rounds: u32,
-) -> Res<()> {
+fn imported_flips(head: &Head<'_>, mover: &Mover) -> Res<()> {
+    let (card, pipe) = (head.card, head.pipe);
     let (size, pitch) = exporter_buffer(pipe.size());
     let fds = [0x0030_a030, 0x00a0_3030].map(|fill| mover.create(size, fill, Layout::Contiguous));
     let [a, b] = fds;
     let (a, b) = (a?, b?);
     let fb_a = kms::import_fb(card, a.as_fd(), pitch, pipe.size())?;
     let fb_b = kms::import_fb(card, b.as_fd(), pitch, pipe.size())?;
-    flips(
-        card,
-        pipe,
-        "import",
-        [fb_a.fb, fb_b.fb],
-        screen,
-        iterations,
-        rounds,
-    )?;
+    flips(head, "import", [fb_a.fb, fb_b.fb])?;
     fb_a.remove(card)?;
     fb_b.remove(card)
 }
@@ -350,16 +344,16 @@ fn imported_flips(
 /// PRIME import of a full-screen buffer of the test exporter, ADDFB2 and the page flip that
 /// first shows it, up to its event: `first-scanout-import`. Each is then replaced by the screen
 /// and removed, untimed. A tenth of the iterations, as the imports.
-fn first_scanout(
-    card: &Card,
-    pipe: &Pipe,
-    mover: &Mover,
-    screen: framebuffer::Handle,
-    iterations: u32,
-    rounds: u32,
-) -> Res<()> {
+fn first_scanout(head: &Head<'_>, mover: &Mover) -> Res<()> {
+    let Head {
+        card,
+        pipe,
+        screen,
+        rounds,
+        ..
+    } = *head;
     let name = "first-scanout-import";
-    let iterations = (iterations / 10).max(3);
+    let iterations = (head.iterations / 10).max(3);
     let (size, pitch) = exporter_buffer(pipe.size());
     let mut costs = Costs::default();
     // One untimed round.
