@@ -254,7 +254,9 @@ impl PreparedFb {
 #[pinned_drop]
 impl PinnedDrop for PreparedFb {
     fn drop(self: Pin<&mut Self>) {
-        if let Flush::Sent(fence) = core::mem::replace(&mut *self.flush.lock(), Flush::None) {
+        // Taken out first: the lock is not held while waiting.
+        let flush = core::mem::replace(&mut *self.flush.lock(), Flush::None);
+        if let Flush::Sent(fence) = flush {
             // A host that does not answer in time gets the buffer unpinned all the same, as
             // with the C driver: it keeps the memory of an import until the exporter's
             // invalidation detaches it, which waits for the answer.
