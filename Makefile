@@ -70,7 +70,8 @@ shim-check: build
 clean:
 	rm -rf out
 	rm -rf "$(VIRTIO_RS_CACHE)/build" "$(VIRTIO_RS_CACHE)/modroot" "$(VIRTIO_RS_CACHE)/harness" \
-		"$(VIRTIO_RS_CACHE)/build-san" "$(VIRTIO_RS_CACHE)/modroot-san"
+		"$(VIRTIO_RS_CACHE)/build-san" "$(VIRTIO_RS_CACHE)/modroot-san" \
+		"$(VIRTIO_RS_CACHE)/build-bench" "$(VIRTIO_RS_CACHE)/modroot-bench"
 
 distclean: clean
 	rm -rf "$(VIRTIO_RS_CACHE)"

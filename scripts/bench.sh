@@ -14,7 +14,9 @@
 #
 # BENCH_ITERATIONS (default 100) and BENCH_ROUNDS (default 9) size the runs;
 # each operation's result is the median of its rounds, and its minimum (the
-# round least disturbed by interrupts and deferred work).
+# round least disturbed by interrupts and deferred work). BENCH_KERNEL=test
+# measures on the test guest's lockdep kernel instead of the benchmark one
+# (configs/bench.config).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -36,6 +38,7 @@ configs=(
 	"4heads:--max-outputs 4:flips"
 	"16heads:--max-outputs 16:flips"
 )
+bench_kernel
 picked=${BENCH_CONFIGS:-main 1080p 4k 4heads 16heads}
 ran=()
 for config in "${configs[@]}"; do
@@ -49,7 +52,7 @@ for config in "${configs[@]}"; do
 		[ "$name" = main ] || out=bench-$name-$driver
 		# shellcheck disable=SC2086 # options are words
 		"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario bench \
-			--driver "$driver" --blob true --icount --timeout 900 $options \
+			--driver "$driver" --blob true --icount --timeout 900 $options "${BENCH_KERNEL_OPTS[@]}" \
 			--out "/src/out/$out" --append "$append" ||
 			die "bench run $name on $driver failed: see out/$out/"
 	done
@@ -57,8 +60,10 @@ done
 [ ${#ran[@]} -gt 0 ] || die "BENCH_CONFIGS names no configuration (main 1080p 4k 4heads 16heads)"
 
 # The tables: per operation, and the kernel memory each import holds.
-python3 "$TOP/scripts/bench-report.py" "$TOP/out" "$iterations" "$rounds" "${ran[@]}" |
-	tee "$TOP/out/bench.txt"
+{
+	echo "kernel: ${BENCH_KERNEL:-bench} (BENCH_KERNEL)"
+	python3 "$TOP/scripts/bench-report.py" "$TOP/out" "$iterations" "$rounds" "${ran[@]}"
+} | tee "$TOP/out/bench.txt"
 # The imports' memory entries, as the host gets them (virtio_rs' debugfs).
 if [ -f "$TOP/out/bench-virtio_rs/drm-test.txt" ]; then
 	{

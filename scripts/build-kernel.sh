@@ -4,19 +4,28 @@
 # Build the test kernel: root -> pristine source -> assembled tree -> config
 # -> vmlinux, bzImage and modules, all incremental. Extra arguments are passed
 # to kbuild (e.g. CLIPPY=1, or a target such as rustfmtcheck). With
-# --sanitizer first, the sanitizer variant (configs/sanitizer.config) is built
-# from the same tree into its own directory, $VIRTIO_RS_CACHE/build-san.
+# --sanitizer or --bench first, that variant (configs/sanitizer.config or
+# configs/bench.config on top of the main configuration) is built from the
+# same tree into its own directory, $VIRTIO_RS_CACHE/build-san or build-bench
+# (scripts/build-variant.sh).
 
 . "$(dirname "$0")/lib.sh"
 cache_lock
 
 O=/cache/build
 extra=()
-if [ "${1:-}" = --sanitizer ]; then
+case ${1:-} in
+--sanitizer)
 	shift
 	O=/cache/build-san
 	extra=(/src/configs/sanitizer.config)
-fi
+	;;
+--bench)
+	shift
+	O=/cache/build-bench
+	extra=(/src/configs/bench.config)
+	;;
+esac
 
 "$TOP/scripts/setup-root.sh"
 "$TOP/scripts/fetch-kernel.sh"

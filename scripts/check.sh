@@ -284,7 +284,7 @@ for g in $groups; do
 		# scenario, fails the run. release-fault unloads the driver too. virtio_rs only: the C driver is the
 		# reference, not under test.
 		t0=$SECONDS
-		if ! "$TOP/scripts/build-sanitizer.sh"; then
+		if ! "$TOP/scripts/build-variant.sh" sanitizer; then
 			result sanitizer:build 1
 			continue
 		fi

@@ -27,23 +27,35 @@ echo "[virtio_rs] configuring the kernel" >&2
 	arch/x86/configs/tiny.config "${frags[@]}" > "$O/merge_config.log" 2>&1) ||
 	{ cat "$O/merge_config.log" >&2; exit 1; }
 
+# What each option should end up as: a later fragment overrides an earlier
+# one (the variants turn some of the guest's debugging off).
+declare -A wanted=()
+order=()
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*) sym=${line%%=*} ;;
+	"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
+	*) continue ;;
+	esac
+	[ -n "${wanted[$sym]+set}" ] || order+=("$sym")
+	wanted[$sym]=$line
+done < <(cat "${frags[@]}")
+
 bad=0
-for f in "${frags[@]}"; do
-	while IFS= read -r line; do
-		case "$line" in
-		CONFIG_*=*)
-			grep -qxF -- "$line" "$O/.config" || {
-				echo "[virtio_rs] config: wanted '$line', got '$(grep -E "^(# )?${line%%=*}[= ]" "$O/.config" || echo unset)'" >&2
-				bad=1
-			} ;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# }; sym=${sym%% *}
-			grep -qE "^$sym=" "$O/.config" && {
-				echo "[virtio_rs] config: wanted $sym unset, got it set" >&2
-				bad=1
-			} ;;
-		esac
-	done < "$f"
+for sym in "${order[@]}"; do
+	line=${wanted[$sym]}
+	case "$line" in
+	CONFIG_*=*)
+		grep -qxF -- "$line" "$O/.config" || {
+			echo "[virtio_rs] config: wanted '$line', got '$(grep -E "^(# )?$sym[= ]" "$O/.config" || echo unset)'" >&2
+			bad=1
+		} ;;
+	*)
+		grep -qE "^$sym=" "$O/.config" && {
+			echo "[virtio_rs] config: wanted $sym unset, got it set" >&2
+			bad=1
+		} ;;
+	esac
 done
 [ $bad = 0 ] || { echo "[virtio_rs] error: the kernel config lacks requested options" >&2; exit 1; }
 echo "$want" > "$stamp"

@@ -41,7 +41,6 @@ pristine_base() {	# DIR
 	done
 }
 
-# Serialise everything that writes into the cache.
 # Serialise everything that writes into the cache; nested scripts inherit
 # the lock through the environment instead of taking it again.
 cache_lock() {
@@ -50,6 +49,22 @@ cache_lock() {
 	exec 9>"$CACHE/.lock"
 	flock 9
 	export VIRTIO_RS_LOCKED=1
+}
+
+# The kernel make bench and make profile boot, by BENCH_KERNEL: "bench"
+# (default; configs/bench.config, built here if needed) or "test" (the test
+# guest's kernel, lockdep and the other lock checks on). Sets the array
+# BENCH_KERNEL_OPTS to guest-run.py's options for it.
+bench_kernel() {
+	case ${BENCH_KERNEL:-bench} in
+	bench)
+		"$TOP/scripts/build-variant.sh" bench
+		BENCH_KERNEL_OPTS=(--kernel /cache/build-bench/arch/x86/boot/bzImage
+			--modroot /cache/modroot-bench)
+		;;
+	test) BENCH_KERNEL_OPTS=() ;;
+	*) die "BENCH_KERNEL must be bench or test" ;;
+	esac
 }
 
 # Build the test exporter tests/dmabuf-mover as an external module of the
