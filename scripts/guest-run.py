@@ -45,10 +45,12 @@ import time
 # Paths inside the root (see scripts/inroot.sh).
 KERNEL = "/cache/build/arch/x86/boot/bzImage"
 MODROOT = "/cache/modroot"
-# The sanitizer variant (scripts/build-sanitizer.sh).
+# The sanitizer variant (scripts/build-variant.sh sanitizer).
 SAN_KERNEL = "/cache/build-san/arch/x86/boot/bzImage"
 SAN_MODROOT = "/cache/modroot-san"
 SHIM = "/cache/harness/udmabuf-shim.so"
+# make profile's instruction counter (tests/insn-profile, scripts/profile.sh).
+INSN_PROFILE = "/cache/insn-profile/insn_profile.so"
 KUNIT_PY = "/cache/tree/tools/testing/kunit/kunit.py"
 SRC = "/src"
 CACHE = "/cache"
@@ -485,6 +487,9 @@ def build_cmd(args, out, view, qmp_path, vnc_path):
         accel = ["-accel", "tcg", "-cpu", "max"]
     if args.icount:
         accel += ["-icount", "shift=0,sleep=off"]
+    if args.insn_profile:
+        # tests/insn-profile: instruction counts between the guest's markers.
+        accel += ["-plugin", f"{INSN_PROFILE},out={args.insn_profile}"]
     gpu = f"{args.device},id=gpu0,max_outputs={args.max_outputs}"
     gpu += f",blob={'true' if args.blob else 'false'}"
     gpu += f",xres={args.xres},yres={args.yres}"
@@ -854,6 +859,9 @@ def parse_args(argv):
     p.add_argument("--sanitizer", action="store_true",
                    help="boot the sanitizer kernel (KASAN, UBSAN, kmemleak) with "
                         "its modules; leaks kmemleak finds after the scenario fail the run")
+    p.add_argument("--insn-profile", default=None, metavar="FILE",
+                   help="count the guest's instructions between its profile markers "
+                        f"per code address into FILE ({INSN_PROFILE}; with --icount)")
     p.add_argument("--shim", default=SHIM, help="udmabuf stand-in for blob=true")
     p.add_argument("--root-cache", default="loose", choices=["loose", "none"],
                    help="9p cache mode of the guest's read-only root "
@@ -878,6 +886,8 @@ def parse_args(argv):
         p.error("--max-outputs must be 1..16")
     if args.icount and args.accel == "kvm":
         p.error("--icount needs TCG")
+    if args.insn_profile and not args.icount:
+        p.error("--insn-profile needs --icount (one vCPU thread: the counts do not race)")
     if not re.match(r"^\d+[KMGT]?$", args.mem):
         p.error(f"bad --mem {args.mem!r}")
     if args.timeout < 10:

@@ -12,7 +12,12 @@
 #
 # PROFILE_SLEEP=1 counts the time functions slept too: how long they took,
 # waits included (e.g. a commit's wait for the host's answer).
-# BENCH_ITERATIONS (default 30) and BENCH_ROUNDS (default 3) size the run.
+# PROFILE_WITH=insns counts instructions instead, Rust code included: QEMU's
+# plugin tests/insn-profile counts what the guest executes while the
+# operation runs, per code address, and the report puts the counts on the
+# guest's symbols (/proc/kallsyms) per operation, by function and by module.
+# BENCH_ITERATIONS (default 30) and BENCH_ROUNDS (default 3) size the run;
+# BENCH_KERNEL picks the kernel as for make bench (scripts/bench.sh).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -27,12 +32,27 @@ case $op in
 '' | *[!A-Za-z0-9_.-]*) die "PROFILE_OP '$op' is not an operation name" ;;
 esac
 case $sleep in 0 | 1) ;; *) die "PROFILE_SLEEP must be 0 or 1" ;; esac
+method=${PROFILE_WITH:-ftrace}
+plugin=()
+case $method in
+ftrace) ;;
+insns)
+	cache_lock
+	log "building the instruction counter (tests/insn-profile)"
+	"$TOP/scripts/inroot.sh" sh -c 'mkdir -p /cache/insn-profile &&
+		make -s -C /src/tests/insn-profile O=/cache/insn-profile'
+	;;
+*) die "PROFILE_WITH must be ftrace or insns" ;;
+esac
 
+bench_kernel
 for driver in virtio_gpu virtio_rs; do
+	[ "$method" = insns ] && plugin=(--insn-profile "/src/out/profile-$driver/insns.txt")
 	"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario profile \
-		--driver "$driver" --blob true --icount --timeout 900 \
-		--out "/src/out/profile-$driver" \
-		--append "harness.profile=$op harness.profile_sleep=$sleep harness.iterations=$iterations harness.rounds=$rounds" ||
+		--driver "$driver" --blob true --icount --timeout 900 "${BENCH_KERNEL_OPTS[@]}" \
+		"${plugin[@]}" --out "/src/out/profile-$driver" \
+		--append "harness.profile=$op harness.profile_method=$method harness.profile_sleep=$sleep harness.iterations=$iterations harness.rounds=$rounds" ||
 		die "profile run on $driver failed: see out/profile-$driver/"
 done
-python3 "$TOP/scripts/profile-report.py" "$TOP/out" "$op" | tee "$TOP/out/profile.txt"
+# In the root: its llvm-cxxfilt names the Rust symbols.
+"$TOP/scripts/inroot.sh" python3 /src/scripts/profile-report.py /src/out "$op" | tee "$TOP/out/profile.txt"

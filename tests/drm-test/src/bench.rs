@@ -95,6 +95,11 @@ fn calibrate() -> Res<()> {
     Ok(())
 }
 
+/// Runs `op(i)` for i in 0..n; an error names the operation that failed.
+fn run_ops(name: &str, n: u32, op: &mut impl FnMut(u32) -> Res<()>) -> Res<()> {
+    (0..n).try_for_each(|i| op(i).map_err(|e| format!("{name}, operation {i}: {e}").into()))
+}
+
 /// Runs `op(i)` for i in 0..iterations, `rounds` times; prints the rounds' busy and elapsed
 /// nanoseconds per operation, returns the median busy time.
 fn measure(
@@ -110,9 +115,7 @@ fn measure(
     profile::around(&[name], ops, || {
         for _ in 0..rounds {
             timed(&mut costs, iterations, || {
-                (0..iterations).try_for_each(|i| {
-                    op(i).map_err(|e| format!("{name}, operation {i}: {e}").into())
-                })
+                run_ops(name, iterations, &mut op)
             })?;
         }
         Ok(())
@@ -131,25 +134,27 @@ fn measure_pair(
 ) -> Res<()> {
     let mut round = |costs: &mut (Costs, Costs)| -> Res<()> {
         timed(&mut costs.0, iterations, || {
-            (0..iterations).try_for_each(|i| {
-                first(i).map_err(|e| format!("{name1}, operation {i}: {e}").into())
-            })
+            run_ops(name1, iterations, &mut first)
         })?;
         timed(&mut costs.1, iterations, || {
-            (0..iterations).try_for_each(|i| {
-                second(i).map_err(|e| format!("{name2}, operation {i}: {e}").into())
-            })
+            run_ops(name2, iterations, &mut second)
         })
     };
     // One untimed round.
     round(&mut (Costs::default(), Costs::default()))?;
     let mut costs = (Costs::default(), Costs::default());
-    let ops = u64::from(iterations) * u64::from(rounds);
-    profile::around(&[name1, name2], ops, || {
-        (0..rounds).try_for_each(|_| round(&mut costs))
-    })?;
+    (0..rounds).try_for_each(|_| round(&mut costs))?;
     costs.0.report(name1);
     costs.1.report(name2);
+    // Profiled in a pass of their own, each operation alone (the profiler's counts start when
+    // it is turned on): all the first ones, then all the second ones.
+    if profile::wanted(&[name1, name2]) {
+        let n = iterations
+            .checked_mul(rounds)
+            .ok_or("too many operations to profile")?;
+        profile::around(&[name1], n.into(), || run_ops(name1, n, &mut first))?;
+        profile::around(&[name2], n.into(), || run_ops(name2, n, &mut second))?;
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test badimport --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]
-//!                   [--profile OPERATION [--profile-sleep]]
+//!                   [--profile OPERATION [--profile-sleep | --profile-insns]]
 //! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused] [--unload-exporter]
 //! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]
 //! ```
@@ -170,8 +170,8 @@ struct Args {
     flips_only: bool,
     /// `bench` profiles this operation.
     profile: Option<String>,
-    /// The profile counts the time functions slept.
-    profile_sleep: bool,
+    /// How the operation is profiled.
+    profile_method: profile::Method,
     exporter: String,
     /// `import` must fail with ENODEV (the device offers no blobs).
     refused: bool,
@@ -186,7 +186,7 @@ const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]
                      drm-test badinput --device /dev/dri/cardN\n       \
                      drm-test badimport --device /dev/dri/cardN\n       \
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]\n       \
-                                  [--profile OPERATION [--profile-sleep]]\n       \
+                                  [--profile OPERATION [--profile-sleep | --profile-insns]]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
                      drm-test import --device /dev/dri/cardN [--exporter DRIVER] [--refused]\n       \
                                    [--unload-exporter]\n       \
@@ -219,7 +219,7 @@ fn parse_args() -> Res<Args> {
     let mut rounds = 9;
     let mut flips_only = false;
     let mut profile = None;
-    let mut profile_sleep = false;
+    let mut profile_method = profile::Method::Ftrace { with_sleep: false };
     let mut exporter = "vgem".to_string();
     let mut refused = false;
     let mut unload_exporter = false;
@@ -233,7 +233,10 @@ fn parse_args() -> Res<Args> {
             "--iterations" if command == "bench" => iterations = number(&mut args, "--iterations")?,
             "--rounds" if command == "bench" => rounds = number(&mut args, "--rounds")?,
             "--flips-only" if command == "bench" => flips_only = true,
-            "--profile-sleep" if command == "bench" => profile_sleep = true,
+            "--profile-sleep" if command == "bench" => {
+                profile_method = profile::Method::Ftrace { with_sleep: true }
+            }
+            "--profile-insns" if command == "bench" => profile_method = profile::Method::Insns,
             "--profile" if command == "bench" => {
                 profile = Some(args.next().ok_or("--profile needs an operation")?)
             }
@@ -257,7 +260,7 @@ fn parse_args() -> Res<Args> {
         rounds,
         flips_only,
         profile,
-        profile_sleep,
+        profile_method,
         exporter,
         refused,
         unload_exporter,
@@ -273,7 +276,7 @@ fn run() -> Res<()> {
         "pattern" => pattern::run(&args.device, args.flips),
         "bench" => {
             if let Some(name) = args.profile {
-                profile::set_target(name, args.profile_sleep)?;
+                profile::set_target(name, args.profile_method)?;
             }
             bench::run(&args.device, args.iterations, args.rounds, args.flips_only)
         }

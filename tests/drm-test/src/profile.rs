@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `bench --profile <operation>` (`make profile`): ftrace's function profiler
-//! (`CONFIG_FUNCTION_PROFILER`) on while that operation's rounds run, and only then. The
-//! kernel's `trace_stat/function<cpu>` files then hold, per C function, its calls and its time
-//! with its callees (the Rust code is not instrumented: its C callees are), which the scenario
-//! saves and `scripts/profile-report.py` puts side by side for both drivers.
+//! `bench --profile <operation>` (`make profile`): a profile of that operation's rounds, and
+//! only of them, by one of two methods ([`Method`]):
 //!
-//! Turning the profiler on resets its counts, so one measurement is profiled as a whole: both
-//! operations of a pair (create and destroy) together.
+//! - ftrace's function profiler (`CONFIG_FUNCTION_PROFILER`): the kernel's
+//!   `trace_stat/function<cpu>` files then hold, per C function, its calls and its time with its
+//!   callees (the Rust code is not instrumented: its C callees are);
+//! - QEMU's instruction counts (`tests/insn-profile`, a TCG plugin): the guest executes a marker
+//!   instruction before and after the operation, and the plugin counts the instructions in
+//!   between per code address, which the host puts on the guest's symbols, Rust ones included.
+//!
+//! The scenario saves what the method left and `scripts/profile-report.py` puts both drivers
+//! side by side. Turning either method on starts its counts afresh, so the operations of a
+//! pair (create and destroy) are profiled apart, in a pass of their own after their
+//! measurement.
 
 use crate::{describe, Res};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -15,28 +21,34 @@ use std::sync::OnceLock;
 
 const TRACING: &str = "/sys/kernel/tracing";
 
-/// The operation to profile, if any.
-static TARGET: OnceLock<String> = OnceLock::new();
+/// How an operation is profiled.
+#[derive(Clone, Copy, Debug)]
+pub enum Method {
+    /// ftrace's function profiler; with the time functions slept if `with_sleep` (then a
+    /// function's time is how long it took, waits included, e.g. a commit's for the host).
+    Ftrace { with_sleep: bool },
+    /// The instructions the guest executes, counted by QEMU between two markers.
+    Insns,
+}
 
-/// Whether the profile counts the time functions slept (`--profile-sleep`): then a function's
-/// time is how long it took, waits included, e.g. a commit's for the host.
-static WITH_SLEEP: AtomicBool = AtomicBool::new(false);
+/// The operation to profile, and how.
+static TARGET: OnceLock<(String, Method)> = OnceLock::new();
 
 /// Whether the operation to profile ran.
 static PROFILED: AtomicBool = AtomicBool::new(false);
 
-/// Profiles the operation `name` from now on (once), with the time functions slept if
-/// `with_sleep`.
-pub fn set_target(name: String, with_sleep: bool) -> Res<()> {
-    WITH_SLEEP.store(with_sleep, Relaxed);
+/// Profiles the operation `name` from now on (once), by `method`.
+pub fn set_target(name: String, method: Method) -> Res<()> {
     TARGET
-        .set(name)
+        .set((name, method))
         .map_err(|_| "only one operation can be profiled".into())
 }
 
 /// Whether any of `names` is the operation to profile.
-fn wanted(names: &[&str]) -> bool {
-    TARGET.get().is_some_and(|t| names.contains(&t.as_str()))
+pub fn wanted(names: &[&str]) -> bool {
+    TARGET
+        .get()
+        .is_some_and(|(t, _)| names.contains(&t.as_str()))
 }
 
 fn write(file: &str, value: &str) -> Res<()> {
@@ -45,34 +57,53 @@ fn write(file: &str, value: &str) -> Res<()> {
         .map_err(|e| format!("writing {value} to {path}: {}", describe(&e)).into())
 }
 
+/// The instruction that turns QEMU's count (tests/insn-profile) on, and off again: an exchange
+/// of a register with itself, which compilers do not emit.
+#[inline(never)]
+fn insn_marker() {
+    // SAFETY: `xchg bx, bx` exchanges a register with itself: no register, flag or memory
+    // changes, and nothing else is executed.
+    unsafe { std::arch::asm!("xchg bx, bx", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Runs `measurement` of the operations `names`, `ops` of each, under the profiler if one of
 /// them is the operation to profile; says so with a `profile:` line.
 pub fn around<T>(names: &[&str], ops: u64, measurement: impl FnOnce() -> Res<T>) -> Res<T> {
-    if !wanted(names) {
+    let Some((_, method)) = TARGET.get().filter(|_| wanted(names)) else {
         return measurement();
-    }
-    // Time with the callees; without the time a function slept (idle under -icount) unless
-    // asked for.
-    write("options/graph-time", "1")?;
-    let sleep = if WITH_SLEEP.load(Relaxed) { "1" } else { "0" };
-    write("options/sleep-time", sleep)?;
-    write("function_profile_enabled", "1")?;
-    let result = measurement();
-    write("function_profile_enabled", "0")?;
-    PROFILED.store(true, Relaxed);
-    let sleep = if WITH_SLEEP.load(Relaxed) {
-        " with-sleep"
-    } else {
-        ""
     };
-    println!("profile: {}{sleep} operations {ops}", names.join(" "));
+    let result = match *method {
+        Method::Ftrace { with_sleep } => {
+            // Time with the callees; without the time a function slept (idle under -icount)
+            // unless asked for.
+            write("options/graph-time", "1")?;
+            write("options/sleep-time", if with_sleep { "1" } else { "0" })?;
+            write("function_profile_enabled", "1")?;
+            let result = measurement();
+            write("function_profile_enabled", "0")?;
+            result
+        }
+        Method::Insns => {
+            insn_marker();
+            let result = measurement();
+            insn_marker();
+            result
+        }
+    };
+    PROFILED.store(true, Relaxed);
+    let how = match method {
+        Method::Ftrace { with_sleep: true } => " with-sleep",
+        Method::Ftrace { with_sleep: false } => "",
+        Method::Insns => " insns",
+    };
+    println!("profile: {}{how} operations {ops}", names.join(" "));
     result
 }
 
 /// An error if an operation to profile was named and did not run (a misspelt name).
 pub fn check_profiled() -> Res<()> {
     match TARGET.get() {
-        Some(name) if !PROFILED.load(Relaxed) => {
+        Some((name, _)) if !PROFILED.load(Relaxed) => {
             Err(format!("--profile {name}: no such operation was measured").into())
         }
         _ => Ok(()),
