@@ -39,6 +39,7 @@ use crate::{
 use core::{
     ffi::c_void,
     marker::PhantomData,
+    mem::MaybeUninit,
     ptr::NonNull, //
 };
 use zerocopy::{
@@ -255,18 +256,20 @@ pub struct AddError<T> {
 /// A buffer whose segments were described, ready for [`VirtqueueGuard::add`].
 ///
 /// The segments are described here, before the queue is locked, so that a buffer's
-/// [`Buffer::segments`] never runs in atomic context.
+/// [`Buffer::segments`] never runs in atomic context. They are kept as addresses and lengths,
+/// not as scatterlists: this is moved a few times on its way to the ring, and the add builds the
+/// scatterlists of the used segments only.
 ///
 /// # Invariants
 ///
-/// The first `out + in_` entries of `sg` are single-entry scatterlists describing the memory
-/// of `buffer`'s segments (see the invariants of [`Segments`]): the first `out` readable, the
-/// `in_` others writable. That memory belongs to allocations owned by (or outliving) the
-/// buffer, so it keeps its address when the box moves; nothing mutates the buffer while it is
-/// here, as `Prepared` gives no access to it but [`Prepared::into_inner`].
+/// The first `out + in_` entries of `segments` are `Some` and describe the memory of
+/// `buffer`'s segments (see the invariants of [`Segments`]): the first `out` readable, the `in_`
+/// others writable. That memory belongs to allocations owned by (or outliving) the buffer, so
+/// it keeps its address when the box moves; nothing mutates the buffer while it is here, as
+/// `Prepared` gives no access to it but [`Prepared::into_inner`].
 pub struct Prepared<T: Buffer> {
     buffer: KBox<T>,
-    sg: [bindings::scatterlist; MAX_SEGMENTS],
+    segments: [Option<Segment>; MAX_SEGMENTS],
     out: usize,
     in_: usize,
 }
@@ -274,8 +277,7 @@ pub struct Prepared<T: Buffer> {
 impl<T: Buffer> Prepared<T> {
     /// Describes the segments of `buffer`.
     pub fn new(mut buffer: KBox<T>) -> core::result::Result<Self, AddError<T>> {
-        let mut sg: [bindings::scatterlist; MAX_SEGMENTS] = pin_init::zeroed();
-        let (out, in_) = {
+        let (segments, out, in_) = {
             let mut segments = Segments::new();
             if let Err(error) = buffer.segments(&mut segments) {
                 return Err(AddError { buffer, error });
@@ -286,18 +288,14 @@ impl<T: Buffer> Prepared<T> {
                     error: EINVAL,
                 });
             }
-            for (entry, seg) in sg.iter_mut().zip(segments.entries.iter().flatten()) {
-                // SAFETY: By the invariants of `Segments`, `seg` is `len` bytes of kmalloc
-                // memory, as `sg_init_one` requires; `entry` is a valid scatterlist entry.
-                unsafe { bindings::sg_init_one(entry, seg.addr.as_ptr().cast(), seg.len) };
-            }
-            (segments.out, segments.in_)
+            (segments.entries, segments.out, segments.in_)
         };
-        // INVARIANT: The borrow of `buffer` ended; its segments are separate allocations, so
-        // they keep their addresses when the box moves.
+        // INVARIANT: By the invariants of `Segments`, its first `out + in_` entries describe
+        // the buffer's memory as required. The borrow of `buffer` ended; its segments are
+        // separate allocations, so they keep their addresses when the box moves.
         Ok(Self {
             buffer,
-            sg,
+            segments,
             out,
             in_,
         })
@@ -415,7 +413,7 @@ impl<T: Buffer> VirtqueueGuard<'_, T> {
     pub fn add(&mut self, buffer: Prepared<T>) -> core::result::Result<(), AddError<T>> {
         let Prepared {
             buffer,
-            mut sg,
+            segments,
             out,
             in_,
         } = buffer;
@@ -424,18 +422,25 @@ impl<T: Buffer> VirtqueueGuard<'_, T> {
             Err(error) => return Err(AddError { buffer, error }),
         };
 
+        let mut sg = [const { MaybeUninit::<bindings::scatterlist>::uninit() }; MAX_SEGMENTS];
         let mut sgs: [*mut bindings::scatterlist; MAX_SEGMENTS] =
             [core::ptr::null_mut(); MAX_SEGMENTS];
-        for (ptr, entry) in sgs.iter_mut().zip(sg.iter_mut()).take(out + in_) {
-            *ptr = entry;
+        let used = segments.iter().flatten().take(out + in_);
+        for ((ptr, entry), seg) in sgs.iter_mut().zip(sg.iter_mut()).zip(used) {
+            // SAFETY: By the invariants of `Prepared`, `seg` is `len` bytes of kmalloc memory,
+            // as `sg_init_one` requires; `entry` is valid for writes of a scatterlist, which
+            // `sg_init_one` initialises whole.
+            unsafe { bindings::sg_init_one(entry.as_mut_ptr(), seg.addr.as_ptr().cast(), seg.len) };
+            *ptr = entry.as_mut_ptr();
         }
 
         let token = KBox::into_raw(buffer);
 
         // SAFETY: `vq` is live by the type invariant (the lock is held); by the invariants of
-        // `Prepared`, `sgs` holds `out + in_` single-entry scatterlists describing memory owned
-        // by `token`'s buffer, which the ring keeps until the device used it; the counts are at
-        // most `MAX_SEGMENTS`. `token` is non-null.
+        // `Prepared`, its first `out + in_` segments are `Some`, so the first `out + in_`
+        // entries of `sgs` point to scatterlists initialised above, each describing memory
+        // owned by `token`'s buffer, which the ring keeps until the device used it; the counts
+        // are at most `MAX_SEGMENTS`. `token` is non-null.
         let ret = unsafe {
             bindings::virtqueue_add_sgs(
                 vq.as_ptr(),
