@@ -67,6 +67,21 @@ def demangle(names):
     return dict(zip(rust, done))
 
 
+def shorten(name):
+    """A Rust path without the generic arguments of its types: <A<..> as B>::f."""
+    out, depth = [], 0
+    for ch in name:
+        if ch == "<":
+            depth += 1
+            if depth == 2:
+                out.append("<..")
+        elif ch == ">":
+            depth -= 1
+        if depth < 2:
+            out.append(ch)
+    return "".join(out)
+
+
 def read_insns(folder):
     """({function: instructions}, {module: instructions}) of the counted code."""
     addresses, symbols = read_symbols(f"{folder}/kallsyms.txt")
@@ -88,7 +103,11 @@ def read_insns(folder):
             functions[name] = functions.get(name, 0) + count
             modules[module] = modules.get(module, 0) + count
     readable = demangle(functions)
-    return {readable.get(n, n): c for n, c in functions.items()}, modules
+    named = {}
+    for n, c in functions.items():
+        short = shorten(readable.get(n, n))
+        named[short] = named.get(short, 0) + c
+    return named, modules
 
 
 def insns_report(out, rows):
@@ -115,7 +134,7 @@ def insns_report(out, rows):
         diffs.append((rn - cn, name, cn, rn))
     diffs.sort(key=lambda d: -abs(d[0]))
     for delta, name, cn, rn in diffs[:rows]:
-        print(f"{cn:10.0f} {rn:10.0f} {delta:+10.0f}  {name[:150]}")
+        print(f"{cn:10.0f} {rn:10.0f} {delta:+10.0f}  {name}")
     return 0
 
 
