@@ -9,10 +9,14 @@ DRIVER virtio_gpu (C) and virtio_rs: drm-test.txt, and QEMU's command trace
 (trace.log with the guest's marks in trace-marks.txt). Prints, with the ratio
 C / Rust (above 1: virtio_rs costs less):
 
-- per operation, the guest's busy ns (instructions under -icount) of each
-  driver, median and minimum, and the elapsed ns;
-- per configuration (mode, heads), the busy ns of a page flip and of the first
-  scanout of an import, against the targets of virtio_rs (at most 0.8x C's);
+- per operation, the guest instructions QEMU counted (insns.txt, windows of
+  tests/insn-profile, paired with drm-test's "insns:" lines), median and
+  minimum of the rounds, the measuring overhead taken off; then the guest's
+  busy ns (under -icount, instructions outside the idle task) and the elapsed
+  ns;
+- per configuration (mode, heads), the instructions of a page flip and of the
+  first scanout of an import, against the targets of virtio_rs (at most 0.8x
+  C's); busy ns where a run has no instruction counts;
 - the latency of a flip, commit to event, and the vblanks a flip took;
 - the virtio commands and bytes of a frame, from the trace;
 - the kernel memory each import holds, with virtio_rs' bytes per page of the
@@ -20,6 +24,7 @@ C / Rust (above 1: virtio_rs costs less):
 """
 
 import re
+import statistics
 import sys
 
 DRIVERS = ("virtio_gpu", "virtio_rs")
@@ -46,10 +51,45 @@ def folder(out, config, driver):
     return f"{out}/bench-{driver}" if config == "main" else f"{out}/bench-{config}-{driver}"
 
 
+def read_windows(path):
+    """The instruction counts of QEMU's windows, in order (insns.txt), or None."""
+    try:
+        with open(path) as f:
+            header = f.readline().split()
+            counts = [int(line) for line in f]
+    except OSError:
+        return None
+    if header[:1] != ["insn-windows"] or len(header) != 2 or int(header[1]) != len(counts):
+        raise SystemExit(f"{path}: not a complete window count")
+    return counts
+
+
+def window_costs(rounds_of, counts):
+    """{name: (median, min)} instructions per operation: each round's windows summed, less
+    the median of the "overhead" windows (measurements of nothing) per window, divided by the
+    operations of the round (rounds_of: {name: (per round, [[window, ...], ...])})."""
+    def count(i):
+        if i >= len(counts):
+            raise SystemExit(f"window {i} was not counted ({len(counts)} were)")
+        return counts[i]
+    calibration = rounds_of.pop("overhead", None)
+    overhead = 0
+    if calibration:
+        overhead = statistics.median(count(i) for r in calibration[1] for i in r)
+    costs = {}
+    for name, (per_round, rounds) in rounds_of.items():
+        per_op = sorted(max(0, sum(count(i) for i in r) - overhead * len(r)) // per_round
+                        for r in rounds)
+        costs[name] = (int(per_op[len(per_op) // 2]), int(per_op[0]))
+    return costs
+
+
 def read_results(path):
     """drm-test.txt of one run: {kind: {name: (median, min)}}, latencies, memory, pages,
     setup."""
-    r = {"bench": {}, "elapsed": {}, "latency": {}, "memory": {}, "pages": {}, "setup": ""}
+    r = {"insns": {}, "bench": {}, "elapsed": {}, "latency": {}, "memory": {}, "pages": {},
+         "setup": ""}
+    windows = {}
     try:
         f = open(path)
     except OSError:
@@ -72,7 +112,21 @@ def read_results(path):
             m = re.match(r"^setup: (.*)$", line)
             if m:
                 r["setup"] = m[1]
+            m = re.match(r"^insns: (\S+) per-round (\d+) windows (.*)$", line)
+            if m:
+                rounds = [[int(i) for i in w.split(",")] for w in m[3].split()]
+                windows[m[1]] = (int(m[2]), rounds)
+    counts = read_windows(path.rsplit("/", 1)[0] + "/insns.txt") if windows else None
+    if counts is not None:
+        r["insns"] = window_costs(windows, counts)
     return r
+
+
+def main_kind(runs):
+    """The figures the tables compare: QEMU's instruction counts if every run has them."""
+    have = all(r[d]["insns"] for r in runs.values() for d in DRIVERS)
+    return ("insns", "guest instructions (counted by QEMU)") if have else \
+        ("bench", "guest busy ns (instructions)")
 
 
 def frame_commands(run_dir, name, frames):
@@ -145,11 +199,12 @@ def op_table(runs, kind, title):
 def config_tables(out, configs, frames):
     """The per-configuration tables: flip and first-scanout cost, latency, commands."""
     runs = load_runs(out, configs)
-    print("per mode and heads: guest busy ns (instructions) per operation, median (min);"
+    kind, what = main_kind(runs)
+    print(f"per mode and heads: {what} per operation, median (min);"
           f" target: virtio_rs at most {TARGET}x C, C/Rust at least {1 / TARGET:.2f}")
     print(f"{'config':8} {'setup':22} {'operation':22} {'C':>18} {'Rust':>18} {'C/Rust':>7}"
           f" {'min':>6}")
-    for config, r, name, c, rs in pairs(runs, "bench",
+    for config, r, name, c, rs in pairs(runs, kind,
                                          ("flip-dumb", "flip-import", "first-scanout-import")):
         setup = r["virtio_rs"]["setup"]
         print(f"{config:8} {setup:22} {name:22} {c[0]:>9} ({c[1]:>6}) {rs[0]:>9}"
@@ -201,8 +256,10 @@ def memory_table(runs):
 
 def targets(out, configs):
     """One line per target: met or not, by the medians."""
-    print(f"targets (virtio_rs at most {TARGET}x C's instructions, by the medians):")
-    for config, _, name, c, rs in pairs(load_runs(out, configs), "bench", TARGET_OPS):
+    runs = load_runs(out, configs)
+    kind, what = main_kind(runs)
+    print(f"targets (virtio_rs at most {TARGET}x C's instructions, by the medians of the {what}):")
+    for config, _, name, c, rs in pairs(runs, kind, TARGET_OPS):
         share = rs[0] / c[0] if c[0] else float("inf")
         verdict = "met" if share <= TARGET else "NOT met"
         print(f"  {config:8} {name:22} Rust/C {share:5.3f}: {verdict}")
@@ -219,8 +276,11 @@ def main(argv):
           " (about one guest instruction per busy ns)")
     main_runs = {d: read_results(f"{folder(out, 'main', d)}/drm-test.txt") for d in DRIVERS}
     if "main" in configs and all(main_runs.values()):
-        op_table(main_runs, "bench", "guest busy ns per operation (instructions, every CPU),"
-                 " median and minimum of the rounds")
+        if all(main_runs[d]["insns"] for d in DRIVERS):
+            op_table(main_runs, "insns", "guest instructions per operation (every CPU, counted"
+                     " by QEMU), median and minimum of the rounds")
+        op_table(main_runs, "bench", "guest busy ns per operation (instructions outside the"
+                 " idle task, every CPU), median and minimum of the rounds")
         op_table(main_runs, "elapsed", "elapsed guest ns per operation (waits included)")
     config_tables(out, configs, frames)
     if "main" in configs and all(main_runs.values()):

@@ -39,13 +39,15 @@ configs=(
 	"16heads:--max-outputs 16:flips"
 )
 bench_kernel
+cache_lock
+build_insn_counter
 picked=${BENCH_CONFIGS:-main 1080p 4k 4heads 16heads}
 ran=()
 for config in "${configs[@]}"; do
 	IFS=: read -r name options what <<< "$config"
 	case " $picked " in *" $name "*) ;; *) continue ;; esac
 	ran+=("$name")
-	append="harness.iterations=$iterations harness.rounds=$rounds"
+	append="harness.iterations=$iterations harness.rounds=$rounds harness.insn_windows=1"
 	[ "$what" = flips ] && append+=" harness.flips_only=1"
 	for driver in virtio_gpu virtio_rs; do
 		out=bench-$driver
@@ -53,7 +55,7 @@ for config in "${configs[@]}"; do
 		# shellcheck disable=SC2086 # options are words
 		"$TOP/scripts/inroot.sh" python3 /src/scripts/guest-run.py --scenario bench \
 			--driver "$driver" --blob true --icount --timeout 900 $options "${BENCH_KERNEL_OPTS[@]}" \
-			--out "/src/out/$out" --append "$append" ||
+			--insn-windows "/src/out/$out/insns.txt" --out "/src/out/$out" --append "$append" ||
 			die "bench run $name on $driver failed: see out/$out/"
 	done
 done

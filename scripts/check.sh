@@ -56,7 +56,9 @@ for g in $groups; do
 			LLVM=1 rustfmtcheck ;;
 	layers)
 		# The driver's modules use only those below them (no cycle).
-		run layers python3 "$TOP/tests/module_graph.py" "$TOP/drivers/gpu/drm/virtio_rs" ;;
+		run layers python3 "$TOP/tests/module_graph.py" "$TOP/drivers/gpu/drm/virtio_rs"
+		# make bench's and make profile's reports.
+		run report-tools python3 "$TOP/tests/report_test.py" ;;
 	checkpatch)
 		"$TOP/scripts/series.sh"
 		run checkpatch "$TOP/scripts/inroot.sh" sh -c \

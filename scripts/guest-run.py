@@ -488,8 +488,12 @@ def build_cmd(args, out, view, qmp_path, vnc_path):
     if args.icount:
         accel += ["-icount", "shift=0,sleep=off"]
     if args.insn_profile:
-        # tests/insn-profile: instruction counts between the guest's markers.
-        accel += ["-plugin", f"{INSN_PROFILE},out={args.insn_profile}"]
+        # tests/insn-profile: instruction counts between the guest's markers,
+        # per code address.
+        accel += ["-plugin", f"{INSN_PROFILE},out={args.insn_profile},mode=blocks"]
+    if args.insn_windows:
+        # The same plugin: the instructions of each window between markers.
+        accel += ["-plugin", f"{INSN_PROFILE},out={args.insn_windows},mode=windows"]
     gpu = f"{args.device},id=gpu0,max_outputs={args.max_outputs}"
     gpu += f",blob={'true' if args.blob else 'false'}"
     gpu += f",xres={args.xres},yres={args.yres}"
@@ -862,6 +866,9 @@ def parse_args(argv):
     p.add_argument("--insn-profile", default=None, metavar="FILE",
                    help="count the guest's instructions between its profile markers "
                         f"per code address into FILE ({INSN_PROFILE}; with --icount)")
+    p.add_argument("--insn-windows", default=None, metavar="FILE",
+                   help="count the guest's instructions in each window between its markers "
+                        f"into FILE ({INSN_PROFILE}; with --icount)")
     p.add_argument("--shim", default=SHIM, help="udmabuf stand-in for blob=true")
     p.add_argument("--root-cache", default="loose", choices=["loose", "none"],
                    help="9p cache mode of the guest's read-only root "
@@ -886,8 +893,11 @@ def parse_args(argv):
         p.error("--max-outputs must be 1..16")
     if args.icount and args.accel == "kvm":
         p.error("--icount needs TCG")
-    if args.insn_profile and not args.icount:
-        p.error("--insn-profile needs --icount (one vCPU thread: the counts do not race)")
+    if (args.insn_profile or args.insn_windows) and not args.icount:
+        p.error("--insn-profile and --insn-windows need --icount "
+                "(one vCPU thread: the counts do not race)")
+    if args.insn_profile and args.insn_windows:
+        p.error("--insn-profile and --insn-windows are exclusive")
     if not re.match(r"^\d+[KMGT]?$", args.mem):
         p.error(f"bad --mem {args.mem!r}")
     if args.timeout < 10:

@@ -67,6 +67,14 @@ bench_kernel() {
 	esac
 }
 
+# Build QEMU's instruction counter (tests/insn-profile) for make bench and
+# make profile, incrementally.
+build_insn_counter() {
+	log "building the instruction counter (tests/insn-profile)"
+	"$TOP/scripts/inroot.sh" sh -c 'mkdir -p /cache/insn-profile &&
+		make -s -C /src/tests/insn-profile O=/cache/insn-profile'
+}
+
 # Build the test exporter tests/dmabuf-mover as an external module of the
 # kernel in O (its objects in MO, outside the checkout) and install it into
 # the module root ROOT (before that root is moved in place).

@@ -38,9 +38,7 @@ case $method in
 ftrace) ;;
 insns)
 	cache_lock
-	log "building the instruction counter (tests/insn-profile)"
-	"$TOP/scripts/inroot.sh" sh -c 'mkdir -p /cache/insn-profile &&
-		make -s -C /src/tests/insn-profile O=/cache/insn-profile'
+	build_insn_counter
 	;;
 *) die "PROFILE_WITH must be ftrace or insns" ;;
 esac

@@ -6,7 +6,9 @@
 # harness.flips_only=1, of atomic checks, cursor moves, damage flushes,
 # framebuffer and dumb buffer creation and PRIME imports of the test
 # exporter's buffers (drm-test.txt: "bench:", "elapsed:", "latency:" lines).
-# harness.iterations=N and harness.rounds=R (--append) set the sizes.
+# harness.iterations=N and harness.rounds=R (--append) set the sizes. With
+# harness.insn_windows=1 every measurement is also a window of QEMU's
+# instruction count (guest-run.py --insn-windows; "insns:" lines).
 
 # The test exporter's buffers, for imports by size and layout; tracefs, for
 # the memory an import holds (its kmem events).
@@ -18,6 +20,7 @@ bin=/cache/drm-test-target/release/drm-test
 set -- bench --device "$card" --iterations "$(param iterations 100)" --rounds "$(param rounds 9)"
 flips_only=$(param flips_only 0)
 [ "$flips_only" = 1 ] && set -- "$@" --flips-only
+[ "$(param insn_windows 0)" = 1 ] && set -- "$@" --insn-windows
 # In the foreground: a shell polling for the program's end would add its own
 # instructions to every measurement (the guest's busy time).
 "$bin" "$@" > "$RESULTS/drm-test.txt" 2>&1 ||

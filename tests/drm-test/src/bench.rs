@@ -39,26 +39,49 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// What a round of operations cost, per operation: busy and elapsed guest nanoseconds.
+/// What a round of operations cost, per operation: busy and elapsed guest nanoseconds, and the
+/// windows of QEMU's instruction count (see [`profile::window_open`]) that measured it.
 #[derive(Default)]
 struct Costs {
     busy: Vec<u64>,
     elapsed: Vec<u64>,
+    /// Per round, its windows, comma-separated.
+    windows: Vec<String>,
+    /// Operations per round.
+    per_round: u32,
 }
 
 impl Costs {
-    /// Adds a round of `n` operations that took `busy` and `elapsed` nanoseconds.
-    fn add(&mut self, n: u32, busy: u64, elapsed: Duration) {
-        let n = u64::from(n.max(1));
+    /// Adds a round of `n` operations that took `busy` and `elapsed` nanoseconds, measured in
+    /// `windows` (none unless counted).
+    fn add(&mut self, n: u32, busy: u64, elapsed: Duration, windows: &[u64]) {
+        self.per_round = n.max(1);
+        let n = u64::from(self.per_round);
         self.busy.push(busy / n);
         self.elapsed
             .push(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX) / n);
+        if !windows.is_empty() {
+            let text: Vec<String> = windows.iter().map(u64::to_string).collect();
+            self.windows.push(text.join(","));
+        }
     }
 
-    /// Prints both lines of `name`; returns the median busy time.
+    /// Prints the lines of `name`; returns the median busy time.
     fn report(&self, name: &str) -> u64 {
         report("elapsed", name, &self.elapsed);
+        self.report_windows(name);
         report("bench", name, &self.busy)
+    }
+
+    /// Prints the windows of QEMU's count that measured `name`, if counted.
+    fn report_windows(&self, name: &str) {
+        if !self.windows.is_empty() {
+            println!(
+                "insns: {name} per-round {} windows {}",
+                self.per_round,
+                self.windows.join(" ")
+            );
+        }
     }
 }
 
@@ -71,15 +94,24 @@ static OVERHEAD: AtomicU64 = AtomicU64::new(0);
 /// leaves out, so that each round counts its own deferred work rather than the next one.
 const SETTLE: Duration = Duration::from_millis(20);
 
-/// Times `ops` (which runs `n` operations): busy and elapsed guest nanoseconds, added to `costs`.
+/// Times `ops` (which runs `n` operations): busy and elapsed guest nanoseconds, added to `costs`,
+/// and QEMU's instruction count of the same span when asked for (`--insn-windows`).
 fn timed(costs: &mut Costs, n: u32, ops: impl FnOnce() -> Res<()>) -> Res<()> {
+    let window = profile::window_open();
     let busy = schedstat::busy_ns()?;
     let t0 = Instant::now();
     ops()?;
     let elapsed = t0.elapsed();
     thread::sleep(SETTLE);
     let busy = schedstat::busy_ns()?.saturating_sub(busy);
-    costs.add(n, busy.saturating_sub(OVERHEAD.load(Relaxed)), elapsed);
+    profile::window_close(window);
+    let windows: Vec<u64> = window.into_iter().collect();
+    costs.add(
+        n,
+        busy.saturating_sub(OVERHEAD.load(Relaxed)),
+        elapsed,
+        &windows,
+    );
     Ok(())
 }
 
@@ -92,6 +124,8 @@ fn calibrate() -> Res<()> {
     let (median, min) = median_min(&costs.busy);
     OVERHEAD.store(median, Relaxed);
     println!("overhead: busy ns {median} min {min} per measurement, taken off each");
+    // QEMU's counts of these measurements of nothing: bench-report.py takes their median off.
+    costs.report_windows("overhead");
     Ok(())
 }
 
@@ -363,9 +397,10 @@ fn first_scanout(head: &Head<'_>, mover: &Mover) -> Res<()> {
     let mut costs = Costs::default();
     // One untimed round.
     for r in 0..=rounds {
-        let (mut busy, mut elapsed) = (0u64, Duration::ZERO);
+        let (mut busy, mut elapsed, mut windows) = (0u64, Duration::ZERO, Vec::new());
         for i in 0..iterations {
             let fd = mover.create(size, 0x0060_6060, Layout::Contiguous)?;
+            let window = profile::window_open();
             let b0 = schedstat::busy_ns()?;
             let t0 = Instant::now();
             let imported = kms::import_fb(card, fd.as_fd(), pitch, pipe.size())?;
@@ -376,11 +411,13 @@ fn first_scanout(head: &Head<'_>, mover: &Mover) -> Res<()> {
             busy += schedstat::busy_ns()?
                 .saturating_sub(b0)
                 .saturating_sub(OVERHEAD.load(Relaxed));
+            profile::window_close(window);
+            windows.extend(window);
             kms::flip(card, pipe, screen, FLIP_TIMEOUT)?;
             imported.remove(card)?;
         }
         if r > 0 {
-            costs.add(iterations, busy, elapsed);
+            costs.add(iterations, busy, elapsed, &windows);
         }
     }
     costs.report(name);

@@ -8,7 +8,7 @@
 //! drm-test badinput --device /dev/dri/cardN
 //! drm-test badimport --device /dev/dri/cardN
 //! drm-test bench    --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]
-//!                   [--profile OPERATION [--profile-sleep | --profile-insns]]
+//!                   [--insn-windows] [--profile OPERATION [--profile-sleep | --profile-insns]]
 //! drm-test import   --device /dev/dri/cardN [--exporter DRIVER] [--refused] [--unload-exporter]
 //! drm-test moves    --device /dev/dri/cardN [--moves N] [--revokes N] [--race N]
 //! ```
@@ -186,7 +186,7 @@ const USAGE: &str = "usage: drm-test pattern --device /dev/dri/cardN [--flips N]
                      drm-test badinput --device /dev/dri/cardN\n       \
                      drm-test badimport --device /dev/dri/cardN\n       \
                      drm-test bench --device /dev/dri/cardN [--iterations N] [--rounds R] [--flips-only]\n       \
-                                  [--profile OPERATION [--profile-sleep | --profile-insns]]\n       \
+                                  [--insn-windows] [--profile OPERATION [--profile-sleep | --profile-insns]]\n       \
                      drm-test release-fault --device /dev/dri/cardN\n       \
                      drm-test import --device /dev/dri/cardN [--exporter DRIVER] [--refused]\n       \
                                    [--unload-exporter]\n       \
@@ -237,6 +237,7 @@ fn parse_args() -> Res<Args> {
                 profile_method = profile::Method::Ftrace { with_sleep: true }
             }
             "--profile-insns" if command == "bench" => profile_method = profile::Method::Insns,
+            "--insn-windows" if command == "bench" => profile::count_windows(),
             "--profile" if command == "bench" => {
                 profile = Some(args.next().ok_or("--profile needs an operation")?)
             }

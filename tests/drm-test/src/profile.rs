@@ -16,7 +16,7 @@
 //! measurement.
 
 use crate::{describe, Res};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 const TRACING: &str = "/sys/kernel/tracing";
@@ -36,6 +36,35 @@ static TARGET: OnceLock<(String, Method)> = OnceLock::new();
 
 /// Whether the operation to profile ran.
 static PROFILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether every measurement of the bench is a window of QEMU's instruction count
+/// (`--insn-windows`, make bench): the plugin counts what the guest executes between each
+/// pair of markers, and `bench-report.py` pairs its counts with the `insns:` lines.
+static WINDOWS: AtomicBool = AtomicBool::new(false);
+
+/// The windows opened so far.
+static NEXT_WINDOW: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every measurement a window of QEMU's instruction count.
+pub fn count_windows() {
+    WINDOWS.store(true, Relaxed);
+}
+
+/// Opens a window if windows are counted; returns its number (from 0, in order).
+pub fn window_open() -> Option<u64> {
+    if !WINDOWS.load(Relaxed) {
+        return None;
+    }
+    insn_marker();
+    Some(NEXT_WINDOW.fetch_add(1, Relaxed))
+}
+
+/// Closes the window `window_open` opened.
+pub fn window_close(window: Option<u64>) {
+    if window.is_some() {
+        insn_marker();
+    }
+}
 
 /// Profiles the operation `name` from now on (once), by `method`.
 pub fn set_target(name: String, method: Method) -> Res<()> {
