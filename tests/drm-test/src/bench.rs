@@ -186,8 +186,17 @@ fn measure_pair(
         let n = iterations
             .checked_mul(rounds)
             .ok_or("too many operations to profile")?;
-        profile::around(&[name1], n.into(), || run_ops(name1, n, &mut first))?;
-        profile::around(&[name2], n.into(), || run_ops(name2, n, &mut second))?;
+        // Each with the work it left behind, as measured.
+        profile::around(&[name1], n.into(), || {
+            run_ops(name1, n, &mut first)?;
+            thread::sleep(SETTLE);
+            Ok(())
+        })?;
+        profile::around(&[name2], n.into(), || {
+            run_ops(name2, n, &mut second)?;
+            thread::sleep(SETTLE);
+            Ok(())
+        })?;
     }
     Ok(())
 }
