@@ -17,9 +17,9 @@
  *   (hexadecimal address, decimal count);
  * - windows (make bench): a header line, then the instructions of each
  *   window between an "on" and an "off" marker, one per line, in order. Each
- *   block adds its length to one counter, read at the markers. (QEMU's
- *   inline per-vCPU add, which would save the call, made the guest's user
- *   space crash under -icount with QEMU 10.0.)
+ *   block adds its length to one counter, read at the markers. (The inline
+ *   per-vCPU add, which would save the call, was tried first: with it the
+ *   guest's user space crashed under -icount; not investigated.)
  *
  * Only the few functions of QEMU's plugin API used here are declared; their
  * names and signatures are those of QEMU's documented plugin interface
