@@ -76,6 +76,13 @@ def window_costs(rounds_of, counts):
     overhead = 0
     if calibration:
         overhead = statistics.median(count(i) for r in calibration[1] for i in r)
+    # The last window is always a reported one: more counts than that, and something else
+    # executed the markers, which would shift every window.
+    last = max((i for _, rounds in rounds_of.values() for r in rounds for i in r), default=-1)
+    if calibration:
+        last = max([last, *(i for r in calibration[1] for i in r)])
+    if last + 1 != len(counts):
+        raise SystemExit(f"{len(counts)} windows were counted, {last + 1} measured")
     costs = {}
     for name, (per_round, rounds) in rounds_of.items():
         per_op = sorted(max(0, sum(count(i) for i in r) - overhead * len(r)) // per_round

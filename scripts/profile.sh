@@ -37,6 +37,7 @@ plugin=()
 case $method in
 ftrace) ;;
 insns)
+	[ "$sleep" = 0 ] || die "PROFILE_SLEEP=1 is for ftrace's profiler: QEMU counts instructions, not time"
 	cache_lock
 	build_insn_counter
 	;;

@@ -39,6 +39,10 @@ class WindowCosts(unittest.TestCase):
         with self.assertRaises(SystemExit):
             bench.window_costs({"a": (1, [[3]])}, [1, 2])
 
+    def test_windows_nobody_measured_fail(self):
+        with self.assertRaises(SystemExit):
+            bench.window_costs({"a": (1, [[0], [1]])}, [1, 2, 3])
+
     def test_results_pair_windows_with_insns_lines(self):
         with tempfile.TemporaryDirectory() as d:
             write(d, "drm-test.txt", "insns: overhead per-round 1 windows 0 1 2\n"

@@ -9,7 +9,8 @@
  * nothing and that compilers do not emit; tests/drm-test executes it before
  * and after the profiled operation. Each execution of it turns counting on or
  * off. Counting is per block: a block's instructions are counted when it
- * starts, so a block left early by an interrupt is counted whole.
+ * starts, so a block left early (an interrupt, a page fault, an I/O access
+ * that -icount makes QEMU translate again) is counted whole.
  *
  * Arguments: out=PATH, the file written when QEMU exits, and mode=:
  * - blocks (make profile, the default): a header line, then "address

@@ -253,6 +253,10 @@ fn parse_args() -> Res<Args> {
         }
     }
     let device = device.ok_or(format!("--device is required\n{USAGE}"))?;
+    // Both use the same markers: the profile's would shift every window.
+    if profile::counts_windows() && matches!(profile_method, profile::Method::Insns) {
+        return Err("--insn-windows and --profile-insns are exclusive".into());
+    }
     Ok(Args {
         command,
         device,

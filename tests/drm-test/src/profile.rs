@@ -11,9 +11,10 @@
 //!   between per code address, which the host puts on the guest's symbols, Rust ones included.
 //!
 //! The scenario saves what the method left and `scripts/profile-report.py` puts both drivers
-//! side by side. Turning either method on starts its counts afresh, so the operations of a
-//! pair (create and destroy) are profiled apart, in a pass of their own after their
-//! measurement.
+//! side by side. Either method profiles one span: ftrace's counts start afresh when it is
+//! turned on, and the report of QEMU's counts wants exactly one pair of markers. So the
+//! operations of a pair (create and destroy) are profiled apart, in a pass of their own after
+//! their measurement.
 
 use crate::{describe, Res};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -48,6 +49,11 @@ static NEXT_WINDOW: AtomicU64 = AtomicU64::new(0);
 /// Makes every measurement a window of QEMU's instruction count.
 pub fn count_windows() {
     WINDOWS.store(true, Relaxed);
+}
+
+/// Whether every measurement is a window of QEMU's instruction count.
+pub fn counts_windows() -> bool {
+    WINDOWS.load(Relaxed)
 }
 
 /// Opens a window if windows are counted; returns its number (from 0, in order).
