@@ -47,7 +47,7 @@ def read_symbols(path):
     with open(path) as f:
         for line in f:
             parts = line.split()
-            if len(parts) < 3 or parts[1] not in "tTwW":
+            if len(parts) < 3 or parts[1] not in ("t", "T", "w", "W"):
                 continue
             module = parts[3].strip("[]") if len(parts) > 3 else "vmlinux"
             symbols.append((int(parts[0], 16), parts[2], module))

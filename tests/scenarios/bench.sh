@@ -30,6 +30,11 @@ want=15
 [ "$flips_only" = 1 ] && want=3
 n=$(grep -c '^bench: ' "$RESULTS/drm-test.txt")
 [ "$n" -ge "$want" ] || fail "drm-test bench printed $n results, expected $want"
+if [ "$(param insn_windows 0)" = 1 ]; then
+	w=$(grep -c '^insns: ' "$RESULTS/drm-test.txt")
+	[ "$w" -gt "$n" ] ||
+		fail "drm-test bench printed the windows of $w measurements, expected $n and the overhead's"
+fi
 l=$(grep -c '^latency: ' "$RESULTS/drm-test.txt")
 [ "$l" -ge 2 ] || fail "drm-test bench measured the latency of $l kinds of flip, expected 2"
 m=0
