@@ -46,6 +46,10 @@ use kernel::{
     io::ResourceSize,
     new_mutex, new_spinlock, pci,
     prelude::*,
+    rbtree::{
+        RBTree,
+        RBTreeNode, //
+    },
     seq_file::{
         seq_print,
         SeqFile, //
@@ -154,9 +158,7 @@ impl HostState {
 }
 
 /// What the debugfs `resources` file shows of a host resource.
-#[derive(Clone)]
 pub(crate) struct ResourceInfo {
-    id: u32,
     width: u32,
     height: u32,
     size: u64,
@@ -166,33 +168,40 @@ pub(crate) struct ResourceInfo {
 }
 
 /// The host resources of a device, for debugfs.
+///
+/// Keyed by resource id: every buffer's creation and release goes through here, so neither may
+/// cost in proportion to the buffers alive.
 #[pin_data]
 pub(crate) struct Resources {
     #[pin]
-    list: Mutex<KVec<ResourceInfo>>,
+    by_id: Mutex<RBTree<u32, ResourceInfo>>,
 }
 
 impl Resources {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            list <- new_mutex!(KVec::new()),
+            by_id <- new_mutex!(RBTree::new()),
         })
     }
 
-    fn insert(&self, info: ResourceInfo) -> Result {
-        self.list.lock().push(info, GFP_KERNEL)?;
+    fn insert(&self, id: u32, info: ResourceInfo) -> Result {
+        // Allocated before the lock, which debugfs readers share.
+        let node = RBTreeNode::new(id, info, GFP_KERNEL)?;
+        // Ids are unique while their resource lives, so nothing is replaced.
+        let _replaced = self.by_id.lock().insert(node);
         Ok(())
     }
 
     fn remove(&self, id: u32) {
-        self.list.lock().retain(|r| r.id != id);
+        // Absent when the resource's creation failed before it was accounted.
+        let _removed = self.by_id.lock().remove(&id);
     }
 
     /// One line per resource: id, size in pixels and bytes, kind; for an imported buffer its
     /// memory entries, pins for scanout, and whether it is mapped and attached to the host.
     pub(crate) fn show(&self, m: &SeqFile) {
         seq_print!(m, "{:>8} {:>11} {:>10} kind\n", "id", "pixels", "bytes");
-        for r in self.list.lock().iter() {
+        for (id, r) in self.by_id.lock().iter() {
             let kind = match (r.imported, r.blob) {
                 (true, _) => "import",
                 (false, true) => "guest blob",
@@ -201,7 +210,7 @@ impl Resources {
             seq_print!(
                 m,
                 "{:>8} {:>5}x{:<5} {:>10} {}",
-                r.id,
+                id,
                 r.width,
                 r.height,
                 r.size,
@@ -491,15 +500,17 @@ pub(crate) fn create_dumb(
         )?;
         queue.queue_with(&ResourceAttachBacking::new(resource_id, count), &entries)?;
     }
-    bound.resources.insert(ResourceInfo {
-        id: resource_id,
-        width,
-        height,
-        size,
-        blob,
-        imported: false,
-        host,
-    })?;
+    bound.resources.insert(
+        resource_id,
+        ResourceInfo {
+            width,
+            height,
+            size,
+            blob,
+            imported: false,
+            host,
+        },
+    )?;
     Ok(obj)
 }
 
@@ -655,15 +666,17 @@ pub(crate) fn import(
     .inspect_err(|e| dev_dbg!(drm.bound_device(), "import: cannot attach: {:?}\n", e))?;
     let size = u64::try_from(dmabuf.size()).map_err(|_| EINVAL)?;
     create_import_blob(&obj, drm, bound.queue, size)?;
-    bound.resources.insert(ResourceInfo {
-        id: resource_id,
-        width: 0,
-        height: 0,
-        size,
-        blob: true,
-        imported: true,
-        host,
-    })?;
+    bound.resources.insert(
+        resource_id,
+        ResourceInfo {
+            width: 0,
+            height: 0,
+            size,
+            blob: true,
+            imported: true,
+            host,
+        },
+    )?;
     Ok(obj)
 }
 
