@@ -114,15 +114,32 @@ pub trait Buffer: Send + 'static {
 struct Segment {
     addr: NonNull<u8>,
     len: u32,
+    /// The memory is part of the buffer itself rather than an allocation the buffer owns: see
+    /// [`Segments::split_in_buffer`].
+    in_buffer: bool,
+}
+
+impl Segment {
+    /// Whether the segment lies within the `size` bytes at `start`.
+    fn lies_within(&self, start: usize, size: usize) -> bool {
+        let len = usize::try_from(self.len).unwrap_or(usize::MAX);
+        self.addr
+            .addr()
+            .get()
+            .checked_sub(start)
+            .and_then(|offset| offset.checked_add(len))
+            .is_some_and(|end| end <= size)
+    }
 }
 
 /// The memory segments of a [`Buffer`], in the order the device accesses them.
 ///
 /// # Invariants
 ///
-/// Each of the first `out + in_` entries of `entries` points to `len > 0` bytes of `kmalloc`
-/// memory (so in the kernel's linear map) that is borrowed for `'a`: shared for the first `out`
-/// entries, exclusively for the `in_` ones after them.
+/// Each of the first `out + in_` entries of `entries` points to `len > 0` bytes of memory that
+/// is borrowed for `'a`: shared for the first `out` entries, exclusively for the `in_` ones after
+/// them. That memory comes from `kmalloc` (so it is in the kernel's linear map), unless the entry
+/// is marked `in_buffer`: then it is only known to be borrowed.
 pub struct Segments<'a> {
     entries: [Option<Segment>; MAX_SEGMENTS],
     out: usize,
@@ -142,7 +159,7 @@ impl<'a> Segments<'a> {
         }
     }
 
-    fn push(&mut self, addr: *const u8, len: usize, writable: bool) -> Result {
+    fn push(&mut self, addr: *const u8, len: usize, writable: bool, in_buffer: bool) -> Result {
         if !writable && self.in_ > 0 {
             // The device reads all readable segments before it writes.
             return Err(EINVAL);
@@ -154,7 +171,11 @@ impl<'a> Segments<'a> {
         let index = self.out + self.in_;
         let slot = self.entries.get_mut(index).ok_or(E2BIG)?;
         let addr = NonNull::new(addr.cast_mut()).ok_or(EINVAL)?;
-        *slot = Some(Segment { addr, len });
+        *slot = Some(Segment {
+            addr,
+            len,
+            in_buffer,
+        });
         if writable {
             self.in_ += 1;
         } else {
@@ -167,28 +188,28 @@ impl<'a> Segments<'a> {
     pub fn readable<U: IntoBytes + Immutable>(&mut self, data: &'a KBox<U>) -> Result {
         let bytes = data.as_bytes();
         // INVARIANT: `KBox` memory comes from `kmalloc`; it is borrowed for `'a`.
-        self.push(bytes.as_ptr(), bytes.len(), false)
+        self.push(bytes.as_ptr(), bytes.len(), false, false)
     }
 
     /// Adds the elements of `data` as one segment that the device reads.
     pub fn readable_slice<U: IntoBytes + Immutable>(&mut self, data: &'a KVec<U>) -> Result {
         let bytes = data.as_slice().as_bytes();
         // INVARIANT: `KVec` memory comes from `kmalloc`; it is borrowed for `'a`.
-        self.push(bytes.as_ptr(), bytes.len(), false)
+        self.push(bytes.as_ptr(), bytes.len(), false, false)
     }
 
     /// Adds a segment that the device writes. The device may write any bytes, hence `FromBytes`.
     pub fn writable<U: FromBytes + IntoBytes>(&mut self, data: &'a mut KBox<U>) -> Result {
         let bytes = data.as_mut_bytes();
         // INVARIANT: `KBox` memory comes from `kmalloc`; it is borrowed exclusively for `'a`.
-        self.push(bytes.as_mut_ptr(), bytes.len(), true)
+        self.push(bytes.as_mut_ptr(), bytes.len(), true, false)
     }
 
     /// Adds the elements of `data` as one segment that the device writes.
     pub fn writable_slice<U: FromBytes + IntoBytes>(&mut self, data: &'a mut KVec<U>) -> Result {
         let bytes = data.as_mut_slice().as_mut_bytes();
         // INVARIANT: `KVec` memory comes from `kmalloc`; it is borrowed exclusively for `'a`.
-        self.push(bytes.as_mut_ptr(), bytes.len(), true)
+        self.push(bytes.as_mut_ptr(), bytes.len(), true, false)
     }
 
     /// Adds the first `readable` bytes of `data` as a segment that the device reads and the
@@ -214,14 +235,68 @@ impl<'a> Segments<'a> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn split_slice(&mut self, data: &'a mut KVec<u8>, readable: usize) -> Result {
-        let (read, write) = data
-            .as_mut_slice()
-            .split_at_mut_checked(readable)
-            .ok_or(EINVAL)?;
-        // INVARIANT: `KVec` memory comes from `kmalloc`; both halves are borrowed exclusively
-        // for `'a`, which covers the shared borrow of the readable one.
-        self.push(read.as_ptr(), read.len(), false)?;
-        self.push(write.as_mut_ptr(), write.len(), true)
+        // `KVec` memory comes from `kmalloc`.
+        self.split(data.as_mut_slice(), readable, false)
+    }
+
+    /// Adds `data` as a readable and a writable segment, split at `readable`; `in_buffer`
+    /// unless `data` is `kmalloc` memory.
+    fn split(&mut self, data: &'a mut [u8], readable: usize, in_buffer: bool) -> Result {
+        let (read, write) = data.split_at_mut_checked(readable).ok_or(EINVAL)?;
+        // INVARIANT: Both halves are borrowed exclusively for `'a`, which covers the shared
+        // borrow of the readable one; they are `kmalloc` memory or marked `in_buffer`, as the
+        // caller says.
+        self.push(read.as_ptr(), read.len(), false, in_buffer)?;
+        self.push(write.as_mut_ptr(), write.len(), true, in_buffer)
+    }
+
+    /// Like [`Self::split_slice`], for bytes that are part of the buffer itself (an array
+    /// field, say) rather than an allocation of their own: a small request and its answer then
+    /// cost no allocation besides the buffer's box. [`Prepared::new`] refuses the buffer with
+    /// `EINVAL` unless `data` lies within it.
+    ///
+    /// The writable bytes then share cache lines with the buffer's other fields. That is safe
+    /// for non-coherent DMA too (see `Documentation/core-api/dma-api-howto.rst`, on cache
+    /// lines), as nothing writes to the buffer while the device owns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::virtio::{Buffer, Prepared, Segments};
+    ///
+    /// struct Small {
+    ///     bytes: [u8; 16],
+    /// }
+    ///
+    /// impl Buffer for Small {
+    ///     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
+    ///         segments.split_in_buffer(&mut self.bytes, 8)
+    ///     }
+    /// }
+    ///
+    /// assert!(Prepared::new(KBox::new(Small { bytes: [0; 16] }, GFP_KERNEL)?).is_ok());
+    ///
+    /// // Bytes elsewhere, here in an allocation of their own, are not part of the buffer.
+    /// struct Boxed {
+    ///     bytes: KBox<[u8; 16]>,
+    /// }
+    ///
+    /// impl Buffer for Boxed {
+    ///     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
+    ///         segments.split_in_buffer(&mut self.bytes[..], 8)
+    ///     }
+    /// }
+    ///
+    /// let boxed = Boxed {
+    ///     bytes: KBox::new([0; 16], GFP_KERNEL)?,
+    /// };
+    /// let refused = Prepared::new(KBox::new(boxed, GFP_KERNEL)?);
+    /// assert_eq!(refused.err().map(|e| e.error), Some(EINVAL));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn split_in_buffer(&mut self, data: &'a mut [u8], readable: usize) -> Result {
+        // Marked, for `Prepared::new` to check where the bytes are.
+        self.split(data, readable, true)
     }
 
     /// Returns the number of readable segments.
@@ -262,11 +337,11 @@ pub struct AddError<T> {
 ///
 /// # Invariants
 ///
-/// The first `out + in_` entries of `segments` are `Some` and describe the memory of
+/// The first `out + in_` entries of `segments` are `Some` and describe `kmalloc` memory of
 /// `buffer`'s segments (see the invariants of [`Segments`]): the first `out` readable, the `in_`
-/// others writable. That memory belongs to allocations owned by (or outliving) the buffer, so
-/// it keeps its address when the box moves; nothing mutates the buffer while it is here, as
-/// `Prepared` gives no access to it but [`Prepared::into_inner`].
+/// others writable. That memory is in `buffer`'s box or in allocations owned by (or outliving)
+/// the buffer, so it keeps its address when the box moves; nothing mutates the buffer while it
+/// is here, as `Prepared` gives no access to it but [`Prepared::into_inner`].
 pub struct Prepared<T: Buffer> {
     buffer: KBox<T>,
     segments: [Option<Segment>; MAX_SEGMENTS],
@@ -290,9 +365,24 @@ impl<T: Buffer> Prepared<T> {
             }
             (segments.entries, segments.out, segments.in_)
         };
+        // The address of the buffer in its box, not of the box.
+        let start = (&raw const *buffer).addr();
+        let outside = segments
+            .iter()
+            .flatten()
+            .take(out + in_)
+            .any(|s| s.in_buffer && !s.lies_within(start, core::mem::size_of::<T>()));
+        if outside {
+            return Err(AddError {
+                buffer,
+                error: EINVAL,
+            });
+        }
         // INVARIANT: By the invariants of `Segments`, its first `out + in_` entries describe
-        // the buffer's memory as required. The borrow of `buffer` ended; its segments are
-        // separate allocations, so they keep their addresses when the box moves.
+        // memory borrowed from the buffer, as required: `kmalloc` memory owned by (or
+        // outliving) the buffer, or, checked above, bytes of the buffer itself, in its box's
+        // `kmalloc` allocation. The borrow of `buffer` ended; the box's allocation does not
+        // move when the box does.
         Ok(Self {
             buffer,
             segments,
@@ -328,7 +418,10 @@ impl QueueState {
 /// # Invariants
 ///
 /// While `state.vq` is `Some`, it points to a live virtqueue of the device, and every token the
-/// ring holds came from `KBox::<T>::into_raw`.
+/// ring holds came from `KBox::<T>::into_raw` of a [`Prepared`] buffer. The device accesses
+/// that buffer only through its segments, and writes only the writable ones: bytes that were
+/// borrowed exclusively as `[u8]` or `FromBytes` data, so any value it writes is valid. The
+/// device does not access the buffer once the ring gave the token up.
 #[pin_data]
 pub struct Virtqueue<T: Buffer> {
     #[pin]
@@ -392,8 +485,9 @@ impl<T: Buffer> Virtqueue<T> {
         drop(guard);
         let token = NonNull::new(token.cast::<T>())?;
 
-        // SAFETY: By the type invariant, every token of the ring is a `KBox<T>` raw pointer; the
-        // ring gave it up, so we own it again.
+        // SAFETY: By the type invariant, every token of the ring is a `KBox<T>` raw pointer, of
+        // a buffer the device wrote only valid values to; the ring gave it up, so the device no
+        // longer accesses it and we own it again.
         Some((unsafe { KBox::from_raw(token.as_ptr()) }, len))
     }
 }
@@ -459,7 +553,8 @@ impl<T: Buffer> VirtqueueGuard<'_, T> {
                 error: Error::from_errno(ret),
             });
         }
-        // INVARIANT: The ring holds `token`, a `KBox<T>` raw pointer.
+        // INVARIANT: The ring holds `token`, a `KBox<T>` raw pointer of a prepared buffer, whose
+        // segments are what the device was given.
         Ok(())
     }
 
@@ -784,6 +879,22 @@ mod tests {
         segments.writable(&mut response)?;
         assert_eq!(segments.readable(&request), Err(EINVAL));
         Ok(())
+    }
+
+    #[test]
+    fn in_buffer_segments_lie_within() {
+        let bytes = [0u8; 16];
+        let start = bytes.as_ptr().addr();
+        let at = |offset: usize, len: u32| Segment {
+            addr: NonNull::from(&bytes[offset]),
+            len,
+            in_buffer: true,
+        };
+        assert!(at(0, 16).lies_within(start, 16));
+        assert!(at(8, 8).lies_within(start, 16));
+        assert!(!at(8, 9).lies_within(start, 16));
+        assert!(!at(0, 16).lies_within(start + 1, 15));
+        assert!(!at(15, u32::MAX).lies_within(start, 16));
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Deadline {
 struct Reply {
     /// The request's bytes, and where in them the response starts and ends.
     #[pin]
-    response: SpinLock<Option<(KVec<u8>, core::ops::Range<usize>)>>,
+    response: SpinLock<Option<(Bytes, core::ops::Range<usize>)>>,
 }
 
 /// What a command keeps until the device answered it: e.g. an object whose memory the command
@@ -102,12 +102,80 @@ pub(crate) trait Hold: Send + 'static {
     fn resource_id(&self) -> u32;
 }
 
+/// The most bytes a request keeps in itself, command, data and room for the answer together:
+/// enough for the commands of a frame and the cursor's (checked below).
+const INLINE_BYTES: usize = 128;
+
+/// The bytes a command of type `$c` and its answer take in a request.
+macro_rules! request_size {
+    ($c:ty) => {
+        core::mem::size_of::<$c>() + core::mem::size_of::<<$c as Command>::Response>()
+    };
+}
+
+// Every frame's commands (an imported frame's, a dumb one's, the cursor's) cost no allocation
+// besides their request.
+static_assert!(request_size!(protocol::SetScanoutBlob) <= INLINE_BYTES);
+static_assert!(request_size!(protocol::SetScanout) <= INLINE_BYTES);
+static_assert!(request_size!(protocol::ResourceFlush) <= INLINE_BYTES);
+static_assert!(request_size!(protocol::TransferToHost2d) <= INLINE_BYTES);
+static_assert!(core::mem::size_of::<UpdateCursor>() <= INLINE_BYTES);
+
+/// The bytes of a request: in the request itself when they fit, so that a frame's commands
+/// cost one allocation each (the request's box), else an allocation of their own (a resource's
+/// memory entries, a large answer).
+enum Bytes {
+    Inline {
+        data: [u8; INLINE_BYTES],
+        len: usize,
+    },
+    Allocated(KVec<u8>),
+}
+
+impl Bytes {
+    /// `command` and `payload` one after the other, followed by `room` zeroed bytes.
+    fn new(command: &[u8], payload: &[u8], room: usize) -> Result<Self> {
+        let filled = command.len().checked_add(payload.len()).ok_or(EINVAL)?;
+        let total = filled.checked_add(room).ok_or(EINVAL)?;
+        if total > INLINE_BYTES {
+            let mut bytes = KVec::with_capacity(total, GFP_KERNEL)?;
+            // Within the capacity: nothing is allocated again.
+            bytes.extend_from_slice(command, GFP_KERNEL)?;
+            bytes.extend_from_slice(payload, GFP_KERNEL)?;
+            bytes.resize(total, 0u8, GFP_KERNEL)?;
+            return Ok(Self::Allocated(bytes));
+        }
+        let mut data = [0u8; INLINE_BYTES];
+        data.get_mut(..command.len())
+            .ok_or(EINVAL)?
+            .copy_from_slice(command);
+        data.get_mut(command.len()..filled)
+            .ok_or(EINVAL)?
+            .copy_from_slice(payload);
+        Ok(Self::Inline { data, len: total })
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { data, len } => data.get(..*len).unwrap_or(&[]),
+            Self::Allocated(bytes) => bytes,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            Self::Inline { data, len } => data.get_mut(..*len).unwrap_or(&mut []),
+            Self::Allocated(bytes) => bytes,
+        }
+    }
+}
+
 /// A command on its way through a queue.
 pub(crate) struct Request<H: Hold> {
     /// The command, the data following it (e.g. the memory entries of a resource) and the
-    /// room for the response, in one allocation: the device reads the first `response_at`
-    /// bytes and writes the rest.
-    bytes: KVec<u8>,
+    /// room for the response, together: the device reads the first `response_at` bytes and
+    /// writes the rest.
+    bytes: Bytes,
     /// The length of the command at the start of `bytes`.
     command_len: usize,
     response_at: usize,
@@ -123,7 +191,13 @@ pub(crate) struct Request<H: Hold> {
 
 impl<H: Hold> virtio::Buffer for Request<H> {
     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
-        segments.split_slice(&mut self.bytes, self.response_at)
+        let readable = self.response_at;
+        match &mut self.bytes {
+            Bytes::Inline { data, len } => {
+                segments.split_in_buffer(data.get_mut(..*len).ok_or(EINVAL)?, readable)
+            }
+            Bytes::Allocated(bytes) => segments.split_slice(bytes, readable),
+        }
     }
 }
 
@@ -136,14 +210,8 @@ impl<H: Hold> Request<H> {
     /// answer, not fenced and notifying the device.
     fn new(command: &[u8], payload: &[u8], response_len: usize) -> Result<Self> {
         let response_at = command.len().checked_add(payload.len()).ok_or(EINVAL)?;
-        let total = response_at.checked_add(response_len).ok_or(EINVAL)?;
-        let mut bytes = KVec::with_capacity(total, GFP_KERNEL)?;
-        // Within the capacity: nothing is allocated again.
-        bytes.extend_from_slice(command, GFP_KERNEL)?;
-        bytes.extend_from_slice(payload, GFP_KERNEL)?;
-        bytes.resize(total, 0u8, GFP_KERNEL)?;
         Ok(Self {
-            bytes,
+            bytes: Bytes::new(command, payload, response_len)?,
             command_len: command.len(),
             response_at,
             reply: None,
@@ -154,20 +222,23 @@ impl<H: Hold> Request<H> {
     }
 
     fn command(&self) -> &[u8] {
-        self.bytes.get(..self.command_len).unwrap_or(&[])
+        self.bytes.as_slice().get(..self.command_len).unwrap_or(&[])
     }
 
     fn command_mut(&mut self) -> &mut [u8] {
-        self.bytes.get_mut(..self.command_len).unwrap_or(&mut [])
+        self.bytes
+            .as_mut_slice()
+            .get_mut(..self.command_len)
+            .unwrap_or(&mut [])
     }
 
     /// Called by the dequeue work: the device wrote `len` bytes of the response.
     fn complete(self, len: u32, dequeue: &Dequeue<H>) {
         // A device cannot have written more than the buffer holds.
-        let room = self.bytes.len().saturating_sub(self.response_at);
+        let room = self.bytes.as_slice().len().saturating_sub(self.response_at);
         let len = usize::try_from(len).map_or(room, |l| l.min(room));
         let response = self.response_at..self.response_at + len;
-        let answer = self.bytes.get(response.clone()).unwrap_or(&[]);
+        let answer = self.bytes.as_slice().get(response.clone()).unwrap_or(&[]);
         if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(answer) {
             if let Some(id) = hdr.fence() {
                 let result = match hdr.type_() {
@@ -184,7 +255,10 @@ impl<H: Hold> Request<H> {
         match self.reply {
             Some(reply) => *reply.response.lock() = Some((self.bytes, response)),
             // Nobody waits for this answer: only errors are worth a word.
-            None => dequeue.check_unwaited(self.command(), self.bytes.get(response).unwrap_or(&[])),
+            None => {
+                let answer = self.bytes.as_slice().get(response).unwrap_or(&[]);
+                dequeue.check_unwaited(self.command(), answer)
+            }
         }
     }
 }
@@ -563,7 +637,7 @@ impl<H: Hold> CommandQueue<H> {
             .control
             .wait(deadline, || reply.response.lock().is_some())?;
         let (bytes, response) = reply.response.lock().take().ok_or(EPROTO)?;
-        self.decode::<C>(bytes.get(response).unwrap_or(&[]))
+        self.decode::<C>(bytes.as_slice().get(response).unwrap_or(&[]))
     }
 
     /// Builds the request of `command`, `fenced` or not, to be sent later with
@@ -600,8 +674,8 @@ impl<H: Hold> CommandQueue<H> {
             .control
             .wait(deadline, || reply.response.lock().is_some())?;
         let (bytes, response) = reply.response.lock().take().ok_or(EPROTO)?;
-        let (hdr, _) =
-            CtrlHdr::read_from_prefix(bytes.get(response).unwrap_or(&[])).map_err(|_| EPROTO)?;
+        let (hdr, _) = CtrlHdr::read_from_prefix(bytes.as_slice().get(response).unwrap_or(&[]))
+            .map_err(|_| EPROTO)?;
         if hdr.type_() != C::RESPONSE_TYPE {
             return Err(protocol::response_error(hdr.type_()));
         }
@@ -965,6 +1039,39 @@ mod tests {
                 .wait(Deadline::after(Delta::from_secs(60)), || false),
             Err(ENODEV)
         );
+        Ok(())
+    }
+
+    struct NoHold;
+
+    impl Hold for NoHold {
+        fn resource_id(&self) -> u32 {
+            0
+        }
+    }
+
+    /// Small requests keep their bytes in themselves, larger ones allocate them: either way the
+    /// command, the data and the zeroed room for the answer follow each other, and the request
+    /// can be handed to the device.
+    #[test]
+    fn request_bytes_are_inline_or_allocated() -> Result {
+        let response = 24;
+        let fits = INLINE_BYTES - 3 - response;
+        for (payload_len, inline) in [(0, true), (fits, true), (fits + 1, false)] {
+            let payload = KVec::from_elem(7u8, payload_len, GFP_KERNEL)?;
+            let request = Request::<NoHold>::new(&[1, 2, 3], &payload, response)?;
+            assert_eq!(matches!(request.bytes, Bytes::Inline { .. }), inline);
+            let bytes = request.bytes.as_slice();
+            assert_eq!(bytes.len(), 3 + payload_len + response);
+            assert_eq!(bytes.get(..3), Some(&[1u8, 2, 3][..]));
+            let (data, room) = bytes
+                .get(3..)
+                .and_then(|rest| rest.split_at_checked(payload_len))
+                .ok_or(EINVAL)?;
+            assert!(data.iter().all(|b| *b == 7));
+            assert!(room.iter().all(|b| *b == 0));
+            assert!(Prepared::new(KBox::new(request, GFP_KERNEL)?).is_ok());
+        }
         Ok(())
     }
 
