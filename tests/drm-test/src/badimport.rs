@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 
 /// The size of a 1920x1080 XRGB8888 buffer, in whole pages: 2025 pages, more than the host's
 /// 1024 udmabuf entries when scattered.
-const SIZE_1080P: u64 = (1920 * 1080 * 4 + 4095) / 4096 * 4096;
+const SIZE_1080P: u64 = (1920 * 1080 * 4u64).div_ceil(4096) * 4096;
 
 /// DRM_IOCTL_PRIME_FD_TO_HANDLE: the imported buffer's GEM handle, or the errno.
 fn import(card: &Card, fd: &OwnedFd) -> Result<u32, i32> {

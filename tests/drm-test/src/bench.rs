@@ -393,6 +393,12 @@ fn imported_flips(head: &Head<'_>, mover: &Mover) -> Res<()> {
 /// first shows it, up to its event: `first-scanout-import`. Each is then replaced by the screen
 /// and removed, untimed. A tenth of the iterations, as the imports.
 fn first_scanout(head: &Head<'_>, mover: &Mover) -> Res<()> {
+    first_scanout_measure(head, mover)?;
+    first_scanout_profile(head, mover)
+}
+
+/// The measurement of [`first_scanout`].
+fn first_scanout_measure(head: &Head<'_>, mover: &Mover) -> Res<()> {
     let Head {
         card,
         pipe,
@@ -431,6 +437,47 @@ fn first_scanout(head: &Head<'_>, mover: &Mover) -> Res<()> {
     }
     costs.report(name);
     Ok(())
+}
+
+/// The profile of [`first_scanout`], in a pass of its own: a profile is one span, and the
+/// measurement's untimed steps lie between its operations. The exporter's buffers are made
+/// before the span, and the imports removed after it; within it, each import, ADDFB2 and first
+/// flip replaces the previous import, whose cleanup (the flush's fence, the unpin) the span
+/// therefore holds where the measurement's held the screen's.
+fn first_scanout_profile(head: &Head<'_>, mover: &Mover) -> Res<()> {
+    let name = "first-scanout-import";
+    if !profile::wanted(&[name]) {
+        return Ok(());
+    }
+    let Head {
+        card,
+        pipe,
+        screen,
+        rounds,
+        ..
+    } = *head;
+    let n = (head.iterations / 10)
+        .max(3)
+        .checked_mul(rounds)
+        .ok_or("too many operations to profile")?;
+    let (size, pitch) = exporter_buffer(pipe.size());
+    let fds = (0..n)
+        .map(|_| mover.create(size, 0x0060_6060, Layout::Contiguous))
+        .collect::<Res<Vec<_>>>()?;
+    let mut imported = Vec::new();
+    let profiled = profile::around(&[name], n.into(), || {
+        for (i, fd) in fds.iter().enumerate() {
+            let fb = kms::import_fb(card, fd.as_fd(), pitch, pipe.size())?;
+            let shown = kms::flip(card, pipe, fb.fb, FLIP_TIMEOUT);
+            imported.push(fb);
+            shown.map_err(|e| format!("{name}, operation {i}: {e}"))?;
+        }
+        thread::sleep(SETTLE);
+        Ok(())
+    });
+    let shown = kms::flip(card, pipe, screen, FLIP_TIMEOUT).map(|_| ());
+    let removed = imported.into_iter().try_for_each(|fb| fb.remove(card));
+    profiled.and(shown).and(removed)
 }
 
 /// What does not depend on the heads and the mode: atomic checks, cursor moves, damage,
@@ -529,7 +576,7 @@ const IMPORTS: [(&str, u64, Layout); 6] = [
     ("720p-contiguous", 1280 * 720 * 4, Layout::Contiguous),
     (
         "1080p-contiguous",
-        (1920 * 1080 * 4 + 4095) / 4096 * 4096,
+        (1920 * 1080 * 4u64).div_ceil(4096) * 4096,
         Layout::Contiguous,
     ),
     ("4k-contiguous", 3840 * 2160 * 4, Layout::Contiguous),

@@ -14,7 +14,8 @@
 //! side by side. Either method profiles one span: ftrace's counts start afresh when it is
 //! turned on, and the report of QEMU's counts wants exactly one pair of markers. So the
 //! operations of a pair (create and destroy) are profiled apart, in a pass of their own after
-//! their measurement.
+//! their measurement, and so is the first scanout of an import, whose measurement has untimed
+//! steps between its operations.
 
 use crate::{describe, Res};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
