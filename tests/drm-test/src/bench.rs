@@ -157,6 +157,10 @@ fn measure(
     Ok(costs.report(name))
 }
 
+/// The most operations of a pair profiled: the profile of a pair holds what each first
+/// operation made (a dumb buffer) until the second ones start.
+const PAIR_PROFILE_MAX: u32 = 256;
+
 /// Like [`measure`] for operations that come in pairs (create, destroy): each round runs
 /// `iterations` of `first`, then as many of `second`, timed apart.
 fn measure_pair(
@@ -183,9 +187,11 @@ fn measure_pair(
     // Profiled in a pass of their own, each operation alone (the profiler's counts start when
     // it is turned on): all the first ones, then all the second ones.
     if profile::wanted(&[name1, name2]) {
+        // All of the first are alive when the second start: at most PAIR_PROFILE_MAX of them.
         let n = iterations
             .checked_mul(rounds)
-            .ok_or("too many operations to profile")?;
+            .ok_or("too many operations to profile")?
+            .min(PAIR_PROFILE_MAX);
         // Each with the work it left behind, as measured.
         profile::around(&[name1], n.into(), || {
             run_ops(name1, n, &mut first)?;
