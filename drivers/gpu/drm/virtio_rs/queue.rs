@@ -123,49 +123,89 @@ static_assert!(core::mem::size_of::<UpdateCursor>() <= INLINE_BYTES);
 
 /// The bytes of a request: in the request itself when they fit, so that a frame's commands
 /// cost one allocation each (the request's box), else an allocation of their own (a resource's
-/// memory entries, a large answer).
-enum Bytes {
-    Inline {
-        data: [u8; INLINE_BYTES],
-        len: usize,
-    },
-    Allocated(KVec<u8>),
+/// memory entries, a large answer). They are written in place, in the request's box
+/// ([`Bytes::new`]): a request is large, and moving it costs a copy of it.
+///
+/// # Invariants
+///
+/// If `len` is at most [`INLINE_BYTES`], the bytes are the first `len` of `inline` and
+/// `allocated` is empty; else they are `allocated`, which holds `len` bytes.
+struct Bytes {
+    inline: [u8; INLINE_BYTES],
+    len: usize,
+    allocated: KVec<u8>,
 }
 
 impl Bytes {
-    /// `command` and `payload` one after the other, followed by `room` zeroed bytes.
-    fn new(command: &[u8], payload: &[u8], room: usize) -> Result<Self> {
-        let filled = command.len().checked_add(payload.len()).ok_or(EINVAL)?;
-        let total = filled.checked_add(room).ok_or(EINVAL)?;
-        if total > INLINE_BYTES {
-            let mut bytes = KVec::with_capacity(total, GFP_KERNEL)?;
-            // Within the capacity: nothing is allocated again.
-            bytes.extend_from_slice(command, GFP_KERNEL)?;
-            bytes.extend_from_slice(payload, GFP_KERNEL)?;
-            bytes.resize(total, 0u8, GFP_KERNEL)?;
-            return Ok(Self::Allocated(bytes));
+    /// An initializer of `command` and `payload` one after the other, followed by `room`
+    /// zeroed bytes.
+    fn new<'a>(command: &'a [u8], payload: &'a [u8], room: usize) -> impl Init<Self, Error> + 'a {
+        let filled = command.len().checked_add(payload.len());
+        let total = filled.and_then(|filled| filled.checked_add(room));
+        try_init!(Self {
+            inline <- pin_init::init_zeroed(),
+            len: total.ok_or(EINVAL)?,
+            allocated: KVec::new(),
+        })
+        .chain(move |bytes| {
+            if bytes.len > INLINE_BYTES {
+                // INVARIANT: `len` bytes, allocated.
+                bytes.allocated = Self::allocate(command, payload, bytes.len)?;
+                return Ok(());
+            }
+            // INVARIANT: `len` inline bytes, of which those after the payload stay zeroed.
+            bytes
+                .inline
+                .get_mut(..command.len())
+                .ok_or(EINVAL)?
+                .copy_from_slice(command);
+            bytes
+                .inline
+                .get_mut(command.len()..)
+                .and_then(|rest| rest.get_mut(..payload.len()))
+                .ok_or(EINVAL)?
+                .copy_from_slice(payload);
+            Ok(())
+        })
+    }
+
+    /// `command`, `payload` and zeroes up to `total` bytes (at least the two), allocated.
+    fn allocate(command: &[u8], payload: &[u8], total: usize) -> Result<KVec<u8>> {
+        let mut bytes = KVec::with_capacity(total, GFP_KERNEL)?;
+        // Within the capacity: nothing is allocated again.
+        bytes.extend_from_slice(command, GFP_KERNEL)?;
+        bytes.extend_from_slice(payload, GFP_KERNEL)?;
+        bytes.resize(total, 0u8, GFP_KERNEL)?;
+        Ok(bytes)
+    }
+
+    /// No bytes: what a request keeps once its answer was handed on.
+    fn empty() -> Self {
+        // INVARIANT: no inline bytes, nothing allocated.
+        Self {
+            inline: [0; INLINE_BYTES],
+            len: 0,
+            allocated: KVec::new(),
         }
-        let mut data = [0u8; INLINE_BYTES];
-        data.get_mut(..command.len())
-            .ok_or(EINVAL)?
-            .copy_from_slice(command);
-        data.get_mut(command.len()..filled)
-            .ok_or(EINVAL)?
-            .copy_from_slice(payload);
-        Ok(Self::Inline { data, len: total })
+    }
+
+    fn is_inline(&self) -> bool {
+        self.len <= INLINE_BYTES
     }
 
     fn as_slice(&self) -> &[u8] {
-        match self {
-            Self::Inline { data, len } => data.get(..*len).unwrap_or(&[]),
-            Self::Allocated(bytes) => bytes,
+        if self.is_inline() {
+            self.inline.get(..self.len).unwrap_or(&[])
+        } else {
+            &self.allocated
         }
     }
 
     fn as_mut_slice(&mut self) -> &mut [u8] {
-        match self {
-            Self::Inline { data, len } => data.get_mut(..*len).unwrap_or(&mut []),
-            Self::Allocated(bytes) => bytes,
+        if self.is_inline() {
+            self.inline.get_mut(..self.len).unwrap_or(&mut [])
+        } else {
+            &mut self.allocated
         }
     }
 }
@@ -192,11 +232,11 @@ pub(crate) struct Request<H: Hold> {
 impl<H: Hold> virtio::Buffer for Request<H> {
     fn segments<'a>(&'a mut self, segments: &mut Segments<'a>) -> Result {
         let readable = self.response_at;
-        match &mut self.bytes {
-            Bytes::Inline { data, len } => {
-                segments.split_in_buffer(data.get_mut(..*len).ok_or(EINVAL)?, readable)
-            }
-            Bytes::Allocated(bytes) => segments.split_slice(bytes, readable),
+        let bytes = &mut self.bytes;
+        if bytes.is_inline() {
+            segments.split_in_buffer(bytes.inline.get_mut(..bytes.len).ok_or(EINVAL)?, readable)
+        } else {
+            segments.split_slice(&mut bytes.allocated, readable)
         }
     }
 }
@@ -206,19 +246,35 @@ impl<H: Hold> Request<H> {
     /// without indirect descriptors.
     const MAX_DESCRIPTORS: u32 = 2;
 
-    /// A request of `command` followed by `payload`, with room for a `response_len`-byte
-    /// answer, not fenced and notifying the device.
-    fn new(command: &[u8], payload: &[u8], response_len: usize) -> Result<Self> {
-        let response_at = command.len().checked_add(payload.len()).ok_or(EINVAL)?;
-        Ok(Self {
-            bytes: Bytes::new(command, payload, response_len)?,
+    /// An initializer of a request of `command` followed by `payload`, with room for a
+    /// `response_len`-byte answer, fenced with `fence` if given, notifying the device.
+    fn new<'a>(
+        command: &'a [u8],
+        payload: &'a [u8],
+        response_len: usize,
+        fence: Option<FenceMemory>,
+    ) -> impl Init<Self, Error> + 'a {
+        let response_at = command.len().checked_add(payload.len());
+        try_init!(Self {
+            bytes <- Bytes::new(command, payload, response_len),
             command_len: command.len(),
-            response_at,
+            // Never fails here: `Bytes::new` refused the same overflow.
+            response_at: response_at.ok_or(EINVAL)?,
             reply: None,
-            fence: None,
+            fence,
             hold: None,
             notify: true,
         })
+    }
+
+    /// [`Self::new`] in a box, written there in place rather than copied from the stack.
+    fn boxed(
+        command: &[u8],
+        payload: &[u8],
+        response_len: usize,
+        fence: Option<FenceMemory>,
+    ) -> Result<KBox<Self>> {
+        KBox::init(Self::new(command, payload, response_len, fence), GFP_KERNEL)
     }
 
     fn command(&self) -> &[u8] {
@@ -232,13 +288,22 @@ impl<H: Hold> Request<H> {
             .unwrap_or(&mut [])
     }
 
-    /// Called by the dequeue work: the device wrote `len` bytes of the response.
-    fn complete(self, len: u32, dequeue: &Dequeue<H>) {
+    /// Called by the dequeue work: the device wrote `len` bytes of the response. The request
+    /// stays in its box: only a waited answer's bytes are moved, to the waiter.
+    fn complete(mut request: KBox<Self>, len: u32, dequeue: &Dequeue<H>) {
         // A device cannot have written more than the buffer holds.
-        let room = self.bytes.as_slice().len().saturating_sub(self.response_at);
+        let room = request
+            .bytes
+            .as_slice()
+            .len()
+            .saturating_sub(request.response_at);
         let len = usize::try_from(len).map_or(room, |l| l.min(room));
-        let response = self.response_at..self.response_at + len;
-        let answer = self.bytes.as_slice().get(response.clone()).unwrap_or(&[]);
+        let response = request.response_at..request.response_at + len;
+        let answer = request
+            .bytes
+            .as_slice()
+            .get(response.clone())
+            .unwrap_or(&[]);
         if let Ok((hdr, _)) = CtrlHdr::read_from_prefix(answer) {
             if let Some(id) = hdr.fence() {
                 let result = match hdr.type_() {
@@ -252,12 +317,15 @@ impl<H: Hold> Request<H> {
                 dequeue.events.timeline.signal_through(id, result);
             }
         }
-        match self.reply {
-            Some(reply) => *reply.response.lock() = Some((self.bytes, response)),
+        match request.reply.take() {
+            Some(reply) => {
+                let bytes = core::mem::replace(&mut request.bytes, Bytes::empty());
+                *reply.response.lock() = Some((bytes, response));
+            }
             // Nobody waits for this answer: only errors are worth a word.
             None => {
-                let answer = self.bytes.as_slice().get(response).unwrap_or(&[]);
-                dequeue.check_unwaited(self.command(), answer)
+                let answer = request.bytes.as_slice().get(response).unwrap_or(&[]);
+                dequeue.check_unwaited(request.command(), answer)
             }
         }
     }
@@ -427,7 +495,7 @@ impl<H: Hold> virtio::QueueHandler<Request<H>> for Dequeue<H> {
         // `get_buf` releases the queue lock before it returns: completing (and dropping) a
         // request runs without it.
         while let Some((request, len)) = queue.get_buf() {
-            KBox::into_inner(request).complete(len, self);
+            Request::complete(request, len, self);
             used = true;
         }
         if used {
@@ -844,13 +912,12 @@ impl<H: Hold> CommandQueue<H> {
         payload: &[P],
         fence: Option<FenceMemory>,
     ) -> Result<KBox<Request<H>>> {
-        let mut request = Request::new(
+        Request::boxed(
             command.as_bytes(),
             payload.as_bytes(),
             core::mem::size_of::<C::Response>(),
-        )?;
-        request.fence = fence;
-        Ok(KBox::new(request, GFP_KERNEL)?)
+            fence,
+        )
     }
 
     /// Waits up to `timeout` for `fence`: `ETIMEDOUT` if the device did not signal it, the
@@ -879,7 +946,7 @@ impl<H: Hold> CommandQueue<H> {
     pub(crate) fn cursor(&self, command: &UpdateCursor) -> Result {
         self.submit(
             CURSOR,
-            KBox::new(Request::new(command.as_bytes(), &[], 0)?, GFP_KERNEL)?,
+            Request::boxed(command.as_bytes(), &[], 0, None)?,
             Deadline::after(RESPONSE_TIMEOUT),
         )
         .map(|_| ())
@@ -1052,15 +1119,15 @@ mod tests {
 
     /// Small requests keep their bytes in themselves, larger ones allocate them: either way the
     /// command, the data and the zeroed room for the answer follow each other, and the request
-    /// can be handed to the device.
+    /// can be handed to the device. Sizes that overflow are refused.
     #[test]
     fn request_bytes_are_inline_or_allocated() -> Result {
         let response = 24;
         let fits = INLINE_BYTES - 3 - response;
         for (payload_len, inline) in [(0, true), (fits, true), (fits + 1, false)] {
             let payload = KVec::from_elem(7u8, payload_len, GFP_KERNEL)?;
-            let request = Request::<NoHold>::new(&[1, 2, 3], &payload, response)?;
-            assert_eq!(matches!(request.bytes, Bytes::Inline { .. }), inline);
+            let request = Request::<NoHold>::boxed(&[1, 2, 3], &payload, response, None)?;
+            assert_eq!(request.bytes.is_inline(), inline);
             let bytes = request.bytes.as_slice();
             assert_eq!(bytes.len(), 3 + payload_len + response);
             assert_eq!(bytes.get(..3), Some(&[1u8, 2, 3][..]));
@@ -1070,8 +1137,11 @@ mod tests {
                 .ok_or(EINVAL)?;
             assert!(data.iter().all(|b| *b == 7));
             assert!(room.iter().all(|b| *b == 0));
-            assert!(Prepared::new(KBox::new(request, GFP_KERNEL)?).is_ok());
+            assert!(Prepared::new(request).is_ok());
         }
+        // Sizes that overflow are refused, nothing allocated.
+        let too_large = Request::<NoHold>::boxed(&[1], &[], usize::MAX, None);
+        assert!(matches!(too_large, Err(e) if e == EINVAL));
         Ok(())
     }
 
