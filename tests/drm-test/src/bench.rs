@@ -399,25 +399,20 @@ fn imported_flips(head: &Head<'_>, mover: &Mover) -> Res<()> {
 /// first shows it, up to its event: `first-scanout-import`. Each is then replaced by the screen
 /// and removed, untimed. A tenth of the iterations, as the imports.
 fn first_scanout(head: &Head<'_>, mover: &Mover) -> Res<()> {
-    first_scanout_measure(head, mover)?;
-    first_scanout_profile(head, mover)
+    let iterations = (head.iterations / 10).max(3);
+    first_scanout_measure(head, mover, iterations)?;
+    first_scanout_profile(head, mover, iterations)
 }
 
-/// The measurement of [`first_scanout`].
-fn first_scanout_measure(head: &Head<'_>, mover: &Mover) -> Res<()> {
-    let Head {
-        card,
-        pipe,
-        screen,
-        rounds,
-        ..
-    } = *head;
-    let name = "first-scanout-import";
-    let iterations = (head.iterations / 10).max(3);
+const FIRST_SCANOUT: &str = "first-scanout-import";
+
+/// The measurement of [`first_scanout`], `iterations` per round.
+fn first_scanout_measure(head: &Head<'_>, mover: &Mover, iterations: u32) -> Res<()> {
+    let (card, pipe, name) = (head.card, head.pipe, FIRST_SCANOUT);
     let (size, pitch) = exporter_buffer(pipe.size());
     let mut costs = Costs::default();
     // One untimed round.
-    for r in 0..=rounds {
+    for r in 0..=head.rounds {
         let (mut busy, mut elapsed, mut windows) = (0u64, Duration::ZERO, Vec::new());
         for i in 0..iterations {
             let fd = mover.create(size, 0x0060_6060, Layout::Contiguous)?;
@@ -434,7 +429,7 @@ fn first_scanout_measure(head: &Head<'_>, mover: &Mover) -> Res<()> {
                 .saturating_sub(OVERHEAD.load(Relaxed));
             profile::window_close(window);
             windows.extend(window);
-            kms::flip(card, pipe, screen, FLIP_TIMEOUT)?;
+            kms::flip(card, pipe, head.screen, FLIP_TIMEOUT)?;
             imported.remove(card)?;
         }
         if r > 0 {
@@ -450,21 +445,13 @@ fn first_scanout_measure(head: &Head<'_>, mover: &Mover) -> Res<()> {
 /// before the span, and the imports removed after it; within it, each import, ADDFB2 and first
 /// flip replaces the previous import, whose cleanup (the flush's fence, the unpin) the span
 /// therefore holds where the measurement's held the screen's.
-fn first_scanout_profile(head: &Head<'_>, mover: &Mover) -> Res<()> {
-    let name = "first-scanout-import";
+fn first_scanout_profile(head: &Head<'_>, mover: &Mover, iterations: u32) -> Res<()> {
+    let (card, pipe, name) = (head.card, head.pipe, FIRST_SCANOUT);
     if !profile::wanted(&[name]) {
         return Ok(());
     }
-    let Head {
-        card,
-        pipe,
-        screen,
-        rounds,
-        ..
-    } = *head;
-    let n = (head.iterations / 10)
-        .max(3)
-        .checked_mul(rounds)
+    let n = iterations
+        .checked_mul(head.rounds)
         .ok_or("too many operations to profile")?;
     let (size, pitch) = exporter_buffer(pipe.size());
     let fds = (0..n)
@@ -481,7 +468,7 @@ fn first_scanout_profile(head: &Head<'_>, mover: &Mover) -> Res<()> {
         thread::sleep(SETTLE);
         Ok(())
     });
-    let shown = kms::flip(card, pipe, screen, FLIP_TIMEOUT).map(|_| ());
+    let shown = kms::flip(card, pipe, head.screen, FLIP_TIMEOUT).map(|_| ());
     let removed = imported.into_iter().try_for_each(|fb| fb.remove(card));
     profiled.and(shown).and(removed)
 }
