@@ -440,6 +440,9 @@ fn first_scanout_measure(head: &Head<'_>, mover: &Mover, iterations: u32) -> Res
     Ok(())
 }
 
+/// The most bytes of exporter buffers the profile of [`first_scanout`] holds at once.
+const FIRST_SCANOUT_PROFILE_BYTES: u64 = 256 << 20;
+
 /// The profile of [`first_scanout`], in a pass of its own: a profile is one span, and the
 /// measurement's untimed steps lie between its operations. The exporter's buffers are made
 /// before the span, and the imports removed after it; within it, each import, ADDFB2 and first
@@ -450,10 +453,13 @@ fn first_scanout_profile(head: &Head<'_>, mover: &Mover, iterations: u32) -> Res
     if !profile::wanted(&[name]) {
         return Ok(());
     }
+    let (size, pitch) = exporter_buffer(pipe.size());
+    // Every buffer is alive until the span ends: at most FIRST_SCANOUT_PROFILE_BYTES of them.
+    let most = u32::try_from(FIRST_SCANOUT_PROFILE_BYTES / size.max(1)).unwrap_or(u32::MAX);
     let n = iterations
         .checked_mul(head.rounds)
-        .ok_or("too many operations to profile")?;
-    let (size, pitch) = exporter_buffer(pipe.size());
+        .ok_or("too many operations to profile")?
+        .min(most.max(1));
     let fds = (0..n)
         .map(|_| mover.create(size, 0x0060_6060, Layout::Contiguous))
         .collect::<Res<Vec<_>>>()?;
